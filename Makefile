@@ -1,0 +1,49 @@
+# emotion-sft: thin targets over scripts/ and llamafactory-cli. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Where the emotion data comes from: the Hugging Face hub by default, or any local folder (SOURCE=dir).
+# A local copy beside the repo (../shared/data/emotion, as on our offline CI machines) is used when present.
+SOURCE ?= $(or $(EMOTION_DATA_DIR),$(if $(wildcard ../shared/data/emotion/train.txt),../shared/data/emotion,dair-ai/emotion))
+MODEL_DIR ?= models/SmolLM2-135M-Instruct
+
+.PHONY: help setup setup-gpu data model demo test test-fast lint clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements-models.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+	$(BIN)/uv pip install --python $(BIN)/python -r requirements.txt -e .
+	$(BIN)/uv pip install --python $(BIN)/python --no-deps -r requirements-models.txt
+	touch $@
+
+setup: $(VENV)/.installed  ## create .venv (Python 3.11) with the pinned CPU/GPU set and this package
+
+setup-gpu: setup  ## add flash-attn and deepspeed (CUDA machines only)
+	$(BIN)/uv pip install --python $(BIN)/python --no-build-isolation -r requirements-gpu.txt
+
+data: setup  ## convert the emotion dataset (SOURCE=hub id or folder) to data/*.json + dataset_info.json
+	$(BIN)/python scripts/convert_emotion.py --source $(SOURCE) --output-dir data --dataset-info dataset_info.json
+
+$(MODEL_DIR)/config.json: | $(VENV)/.installed
+	$(BIN)/python scripts/prepare_model.py --output-dir $(MODEL_DIR)
+
+model: $(MODEL_DIR)/config.json  ## export the embedded SmolLM2-135M-Instruct GGUF to a model folder
+
+demo: data model  ## the main job on a fresh machine (so far: setup, data, model)
+	@echo "data in data/, registry in dataset_info.json, base model in $(MODEL_DIR)/"
+
+test: setup  ## run the whole test suite (real-path tests included)
+	$(BIN)/python -m pytest -q
+
+test-fast: setup  ## skip the slow real-path tests
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: setup  ## ruff
+	$(BIN)/ruff check src scripts tests
+
+clean:  ## remove generated data, models, runs (keeps .venv)
+	rm -rf data/*.json models saves

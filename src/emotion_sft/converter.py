@@ -1,0 +1,299 @@
+"""Emotion dataset -> Alpaca-style instruction JSON, registered in LLaMA-Factory's `dataset_info.json`.
+
+Sources: a hub dataset id (loaded with `datasets`), or a local directory holding one file per split:
+CARER/Kaggle text files (`train.txt`, `val.txt`, `test.txt`, one `text;label` per line), CSV, JSON Lines
+or Parquet (columns `text` and `label`), including the hub's own parquet layout
+(`split/train-00000-of-00001.parquet`, ...). Local files are read here rather than through
+`datasets` so that every bad row can be reported with its file and line.
+
+Nothing is written until every split has been read and checked, and every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .fileio import dumps_json, write_text_atomic
+from .labels import INSTRUCTION, LABELS, label_name
+
+SPLITS = ("train", "validation", "test")
+# File stems accepted for each split (a hub shard `validation-00000-of-00001` counts as `validation`).
+SPLIT_STEMS = {"train": ("train",), "validation": ("validation", "val", "valid", "dev"), "test": ("test",)}
+# Folders searched in a local source, in order: the directory itself, then the hub's layouts.
+SUBFOLDERS = ("", "split", "data")
+DATASET_NAMES = {split: f"emotion_{split}" for split in SPLITS}
+ALPACA_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output"}
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+class DataError(ValueError):
+    """Bad input: names the file (or hub id), where in it, and what was expected."""
+
+    def __init__(self, source: str | os.PathLike[str], reason: str, where: str | None = None) -> None:
+        self.source, self.reason, self.where = str(source), reason, where
+        super().__init__(f"{source}: {where}: {reason}" if where else f"{source}: {reason}")
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    label: str
+
+
+def _example(source: Path | str, where: str, text: object, label: object) -> Example:
+    text = "" if text is None else str(text).strip()
+    if not text:
+        raise DataError(source, "empty text", where)
+    if label is None or (isinstance(label, str) and not label.strip()):
+        raise DataError(source, f"missing label; expected one of {', '.join(LABELS)}", where)
+    try:
+        return Example(text, label_name(label))
+    except ValueError as exc:
+        raise DataError(source, str(exc), where) from None
+
+
+def _decode(path: Path) -> str:
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        bad = data[exc.start : exc.end]
+        raise DataError(path, f"not valid UTF-8 (bytes {bad!r} at offset {exc.start})", f"line {line}") from None
+
+
+def _lines(path: Path) -> Iterable[tuple[int, str]]:
+    """Numbered non-blank lines (blank lines, such as a trailing one, are skipped)."""
+    for number, line in enumerate(_decode(path).split("\n"), start=1):
+        line = line.rstrip("\r")
+        if line.strip():
+            yield number, line
+
+
+def read_txt(path: Path) -> list[Example]:
+    """CARER/Kaggle format: `text;label` per line, split on the last `;`."""
+    examples = []
+    for number, line in _lines(path):
+        if ";" not in line:
+            raise DataError(path, "no ';' separator; expected 'text;label'", f"line {number}")
+        text, label = line.rsplit(";", 1)
+        examples.append(_example(path, f"line {number}", text, label))
+    return examples
+
+
+def _require_columns(path: Path, found: Iterable[str], where: str) -> None:
+    missing = [name for name in ("text", "label") if name not in found]
+    if missing:
+        raise DataError(path, f"missing column(s) {', '.join(missing)}; found {', '.join(found) or 'none'}", where)
+
+
+def read_csv(path: Path) -> list[Example]:
+    reader = csv.DictReader(io.StringIO(_decode(path)))
+    try:
+        _require_columns(path, reader.fieldnames or [], "line 1")
+        return [_example(path, f"line {reader.line_num}", row["text"], row["label"]) for row in reader]
+    except csv.Error as exc:
+        raise DataError(path, f"malformed CSV ({exc})", f"line {reader.line_num}") from None
+
+
+def read_jsonl(path: Path) -> list[Example]:
+    examples = []
+    for number, line in _lines(path):
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(path, f"not valid JSON ({exc.msg})", f"line {number}") from None
+        if not isinstance(row, dict):
+            kind = type(row).__name__
+            raise DataError(path, f"expected a JSON object with text and label, got {kind}", f"line {number}")
+        _require_columns(path, row.keys(), f"line {number}")
+        examples.append(_example(path, f"line {number}", row["text"], row["label"]))
+    return examples
+
+
+def read_parquet(path: Path) -> list[Example]:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several types for unreadable files
+        raise DataError(path, f"not a readable Parquet file ({exc})") from None
+    _require_columns(path, table.column_names, "schema")
+    texts, labels = table.column("text").to_pylist(), table.column("label").to_pylist()
+    return [_example(path, f"row {i}", t, y) for i, (t, y) in enumerate(zip(texts, labels, strict=True), start=1)]
+
+
+READERS: dict[str, Callable[[Path], list[Example]]] = {
+    ".txt": read_txt,
+    ".csv": read_csv,
+    ".jsonl": read_jsonl,
+    ".parquet": read_parquet,
+}
+
+
+def _split_of(path: Path) -> str | None:
+    if path.suffix not in READERS:
+        return None
+    for split, stems in SPLIT_STEMS.items():
+        if any(path.stem == stem or path.stem.startswith(f"{stem}-") for stem in stems):
+            return split
+    return None
+
+
+def find_split_files(directory: Path) -> dict[str, list[Path]]:
+    """Map each split to its file(s) in `directory` (or its hub-style `split/` or `data/` folder)."""
+    expected = " or ".join(f"{stem}{{{','.join(READERS)}}}" for stem in ("train", "validation|val", "test"))
+    for sub in SUBFOLDERS:
+        folder = directory / sub
+        if not folder.is_dir():
+            continue
+        found: dict[str, list[Path]] = {}
+        for path in sorted(folder.iterdir()):
+            split = _split_of(path)
+            if split and path.is_file():
+                found.setdefault(split, []).append(path)
+        if not found:
+            continue
+        for split in SPLITS:
+            files = found.get(split)
+            if not files:
+                stems = "/".join(SPLIT_STEMS[split])
+                raise DataError(folder, f"missing split '{split}': no {stems} file with extension {', '.join(READERS)}")
+            # Several files per split are fine only as shards of one format (train-00000-of-00002.parquet, ...).
+            shards = all(p.stem not in SPLIT_STEMS[split] for p in files) and len({p.suffix for p in files}) == 1
+            if len(files) > 1 and not shards:
+                names = ", ".join(p.name for p in files)
+                raise DataError(folder, f"several files for split '{split}' ({names}); keep one")
+        return found
+    raise DataError(directory, f"no split files found; expected {expected}")
+
+
+def load_local(directory: Path) -> dict[str, list[Example]]:
+    found, splits = find_split_files(directory), {}
+    for split in SPLITS:
+        files = found[split]
+        splits[split] = [example for path in files for example in READERS[path.suffix](path)]
+        if not splits[split]:
+            raise DataError(files[0], f"split '{split}' has no rows")
+    return splits
+
+
+def load_hub(dataset_id: str) -> dict[str, list[Example]]:
+    """Load `dataset_id` from the Hugging Face hub with `datasets` (integer or string labels)."""
+    import datasets
+
+    try:
+        dataset = datasets.load_dataset(dataset_id)
+    except Exception as exc:  # offline, unknown id, gated: all end here
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise DataError(
+            dataset_id,
+            f"could not load it from the Hugging Face hub ({type(exc).__name__}: {first}); "
+            "pass a local directory with --source",
+        ) from None
+    splits = {}
+    for split in SPLITS:
+        name = next((s for s in SPLIT_STEMS[split] if s in dataset), None)
+        if name is None:
+            raise DataError(dataset_id, f"missing split '{split}'; the hub dataset has {', '.join(dataset)}")
+        part = dataset[name]
+        _require_columns(dataset_id, part.column_names, f"split {name}")
+        names = getattr(part.features["label"], "names", None)
+        splits[split] = [
+            _example(dataset_id, f"split {name} row {i}", row["text"], names[row["label"]] if names else row["label"])
+            for i, row in enumerate(part, start=1)
+        ]
+    return splits
+
+
+def load_splits(source: str | os.PathLike[str]) -> dict[str, list[Example]]:
+    """Read train/validation/test from a local directory, or from the hub when `source` is an id."""
+    path = Path(source)
+    if path.exists():
+        if not path.is_dir():
+            raise DataError(path, "not a directory; pass the folder that holds the split files")
+        return load_local(path)
+    if _HUB_ID.match(str(source)):
+        return load_hub(str(source))
+    raise DataError(source, "no such directory (and not a hub dataset id like dair-ai/emotion)")
+
+
+def stratified_sample(examples: list[Example], size: int | None, seed: int) -> list[Example]:
+    """A seeded sample of `size` examples with the class proportions of the whole, in original order."""
+    if size is None or size >= len(examples):
+        return list(examples)
+    from sklearn.model_selection import train_test_split
+
+    try:
+        keep, _ = train_test_split(
+            range(len(examples)), train_size=size, stratify=[e.label for e in examples], random_state=seed
+        )
+    except ValueError as exc:
+        raise ValueError(f"cannot draw a stratified sample of {size}: {exc}") from None
+    return [examples[i] for i in sorted(keep)]
+
+
+def to_alpaca(examples: Iterable[Example]) -> list[dict[str, str]]:
+    """Alpaca records as LLaMA-Factory reads them; the instruction is the package's single prompt."""
+    return [{"instruction": INSTRUCTION, "input": e.text, "output": e.label} for e in examples]
+
+
+def registry_entry(data_file: Path, dataset_info: Path) -> dict:
+    """A `dataset_info.json` record whose `file_name` is relative to the registry's folder (= `dataset_dir`)."""
+    relative = Path(os.path.relpath(data_file.resolve(), dataset_info.resolve().parent)).as_posix()
+    return {"file_name": relative, "formatting": "alpaca", "columns": dict(ALPACA_COLUMNS)}
+
+
+def read_registry(dataset_info: Path) -> dict:
+    if not dataset_info.exists():
+        return {}
+    text = _decode(dataset_info)
+    try:
+        registry = json.loads(text) if text.strip() else {}
+    except json.JSONDecodeError as exc:
+        raise DataError(dataset_info, f"not valid JSON ({exc.msg})", f"line {exc.lineno}") from None
+    if not isinstance(registry, dict):
+        raise DataError(dataset_info, "expected a JSON object mapping dataset names to records")
+    return registry
+
+
+def class_counts(splits: Mapping[str, list[Example]]) -> pd.DataFrame:
+    """Rows per split (index) and class (columns, in label order), with totals."""
+    frame = pd.DataFrame({split: pd.Series([e.label for e in rows]).value_counts() for split, rows in splits.items()}).T
+    frame = frame.reindex(columns=list(LABELS), fill_value=0).fillna(0).astype(int)
+    frame["total"] = frame.sum(axis=1)
+    return frame
+
+
+def convert(
+    source: str | os.PathLike[str],
+    output_dir: str | os.PathLike[str],
+    dataset_info: str | os.PathLike[str],
+    sizes: Mapping[str, int | None] | None = None,
+    seed: int = 42,
+) -> dict[str, list[Example]]:
+    """Convert `source` into `output_dir/emotion_{split}.json` and register them in `dataset_info`.
+
+    `sizes` optionally caps a split at a seeded, stratified sample. Returns the examples written.
+    Everything is read and checked before the first file is written.
+    """
+    output_dir, dataset_info = Path(output_dir), Path(dataset_info)
+    splits = load_splits(source)
+    splits = {split: stratified_sample(rows, (sizes or {}).get(split), seed) for split, rows in splits.items()}
+    registry = read_registry(dataset_info)
+    outputs = {split: output_dir / f"{DATASET_NAMES[split]}.json" for split in SPLITS}
+    for split in SPLITS:
+        registry[DATASET_NAMES[split]] = registry_entry(outputs[split], dataset_info)
+    for split in SPLITS:
+        write_text_atomic(outputs[split], dumps_json(to_alpaca(splits[split])))
+    write_text_atomic(dataset_info, dumps_json(registry))
+    return splits

@@ -1,0 +1,71 @@
+"""The registered datasets load through LLaMA-Factory's own data pipeline, tokenized with SmolLM2's template."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import run_script
+from emotion_sft.labels import INSTRUCTION, LABELS
+
+pytestmark = pytest.mark.slow
+
+
+def test_registry_loads_through_llamafactory_get_dataset(emotion_dir, smollm2_tokenizer_dir, tmp_path):
+    from llamafactory.data import get_dataset, get_template_and_fix_tokenizer
+    from llamafactory.hparams import get_train_args
+    from llamafactory.model import load_tokenizer
+
+    data_dir = tmp_path / "registry"
+    result = run_script(
+        "convert_emotion.py",
+        "--source",
+        emotion_dir,
+        "--output-dir",
+        data_dir / "data",
+        "--dataset-info",
+        data_dir / "dataset_info.json",
+        "--train-size",
+        "40",
+        "--validation-size",
+        "12",
+        "--test-size",
+        "12",
+    )
+    assert result.returncode == 0, result.stderr
+
+    model_args, data_args, training_args, _, _ = get_train_args(
+        {
+            "model_name_or_path": str(smollm2_tokenizer_dir),
+            "stage": "sft",
+            "do_train": True,
+            "finetuning_type": "lora",
+            "template": "smollm2",
+            "dataset_dir": str(data_dir),
+            "dataset": "emotion_train",
+            "eval_dataset": "emotion_validation,emotion_test",
+            "eval_on_each_dataset": True,
+            "cutoff_len": 256,
+            "output_dir": str(tmp_path / "out"),
+            "overwrite_cache": True,
+            "preprocessing_num_workers": 1,
+            "report_to": "none",
+        }
+    )
+    tokenizer_module = load_tokenizer(model_args)
+    tokenizer = tokenizer_module["tokenizer"]
+    template = get_template_and_fix_tokenizer(tokenizer, data_args)
+    module = get_dataset(template, model_args, data_args, training_args, stage="sft", **tokenizer_module)
+
+    train, evals = module["train_dataset"], module["eval_dataset"]
+    assert len(train) == 40
+    assert {name: len(ds) for name, ds in evals.items()} == {"emotion_validation": 12, "emotion_test": 12}
+    records = json.loads((data_dir / "data" / "emotion_train.json").read_text())
+    for row, record in zip(train, records, strict=True):
+        prompt = tokenizer.decode(row["input_ids"])
+        answer = tokenizer.decode([t for t, y in zip(row["input_ids"], row["labels"], strict=True) if y != -100])
+        # User turn = the package's instruction, then the text; the supervised part is the label alone.
+        assert f"<|im_start|>user\n{INSTRUCTION}\n{record['input']}<|im_end|>" in prompt
+        assert answer.strip() == f"{record['output']}<|im_end|>"
+        assert record["output"] in LABELS
