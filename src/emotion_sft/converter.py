@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .fileio import dumps_json, write_text_atomic
+from .fileio import DataError, dumps_json, numbered_lines, read_text, write_text_atomic
 from .labels import INSTRUCTION, LABELS, label_name
 
 SPLITS = ("train", "validation", "test")
@@ -33,14 +33,6 @@ SUBFOLDERS = ("", "split", "data")
 DATASET_NAMES = {split: f"emotion_{split}" for split in SPLITS}
 ALPACA_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output"}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-
-
-class DataError(ValueError):
-    """Bad input: names the file (or hub id), where in it, and what was expected."""
-
-    def __init__(self, source: str | os.PathLike[str], reason: str, where: str | None = None) -> None:
-        self.source, self.reason, self.where = str(source), reason, where
-        super().__init__(f"{source}: {where}: {reason}" if where else f"{source}: {reason}")
 
 
 @dataclass(frozen=True)
@@ -61,28 +53,10 @@ def _example(source: Path | str, where: str, text: object, label: object) -> Exa
         raise DataError(source, str(exc), where) from None
 
 
-def _decode(path: Path) -> str:
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        bad = data[exc.start : exc.end]
-        raise DataError(path, f"not valid UTF-8 (bytes {bad!r} at offset {exc.start})", f"line {line}") from None
-
-
-def _lines(path: Path) -> Iterable[tuple[int, str]]:
-    """Numbered non-blank lines (blank lines, such as a trailing one, are skipped)."""
-    for number, line in enumerate(_decode(path).split("\n"), start=1):
-        line = line.rstrip("\r")
-        if line.strip():
-            yield number, line
-
-
 def read_txt(path: Path) -> list[Example]:
     """CARER/Kaggle format: `text;label` per line, split on the last `;`."""
     examples = []
-    for number, line in _lines(path):
+    for number, line in numbered_lines(path):
         if ";" not in line:
             raise DataError(path, "no ';' separator; expected 'text;label'", f"line {number}")
         text, label = line.rsplit(";", 1)
@@ -97,7 +71,7 @@ def _require_columns(path: Path, found: Iterable[str], where: str) -> None:
 
 
 def read_csv(path: Path) -> list[Example]:
-    reader = csv.DictReader(io.StringIO(_decode(path)))
+    reader = csv.DictReader(io.StringIO(read_text(path)))
     try:
         _require_columns(path, reader.fieldnames or [], "line 1")
         return [_example(path, f"line {reader.line_num}", row["text"], row["label"]) for row in reader]
@@ -107,7 +81,7 @@ def read_csv(path: Path) -> list[Example]:
 
 def read_jsonl(path: Path) -> list[Example]:
     examples = []
-    for number, line in _lines(path):
+    for number, line in numbered_lines(path):
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
@@ -256,7 +230,7 @@ def registry_entry(data_file: Path, dataset_info: Path) -> dict:
 def read_registry(dataset_info: Path) -> dict:
     if not dataset_info.exists():
         return {}
-    text = _decode(dataset_info)
+    text = read_text(dataset_info)
     try:
         registry = json.loads(text) if text.strip() else {}
     except json.JSONDecodeError as exc:

@@ -34,3 +34,15 @@ def label_name(value: object) -> str:
     if not 0 <= index < len(LABELS):
         raise ValueError(f"label id {index} out of range; expected 0-{len(LABELS) - 1} ({', '.join(LABELS)})")
     return LABELS[index]
+
+
+# Words a generated answer may use for a label: inflections and near-synonyms, read by the parser.
+# Only unambiguous words: "mad", "upset", "shocked" or "hurt" could be several labels and are left out.
+LABEL_WORDS: dict[str, tuple[str, ...]] = {
+    "sadness": ("sadness", "sad", "sadder", "saddest", "sorrow", "sorrowful", "unhappy", "unhappiness"),
+    "joy": ("joy", "joyful", "joyous", "happy", "happiness", "happier", "glad", "delighted", "cheerful"),
+    "love": ("love", "loving", "loved", "affection", "affectionate", "romantic"),
+    "anger": ("anger", "angry", "angered", "angrier", "furious", "rage", "annoyed", "irritated"),
+    "fear": ("fear", "fearful", "feared", "afraid", "scared", "frightened", "terrified", "anxious", "nervous"),
+    "surprise": ("surprise", "surprised", "surprising", "astonished", "amazed", "amazement"),
+}

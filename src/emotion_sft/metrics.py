@@ -1,0 +1,58 @@
+"""Scores from plain label lists: accuracy with a bootstrap interval, F1s, per-class figures, McNemar."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import stats
+from sklearn.metrics import accuracy_score, classification_report, f1_score
+
+from .labels import LABELS
+from .parser import UNPARSED
+
+
+def bootstrap_ci(correct: Sequence[bool], confidence: float = 0.95, n_resamples: int = 10_000, seed: int = 0):
+    """Percentile bootstrap interval of the mean of `correct` (i.e. of accuracy)."""
+    values = np.asarray(correct, dtype=float)
+    if values.min() == values.max():  # all right or all wrong: the interval is the point
+        return float(values[0]), float(values[0])
+    result = stats.bootstrap(
+        (values,), np.mean, confidence_level=confidence, n_resamples=n_resamples, method="percentile", random_state=seed
+    )
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def score(gold: Sequence[str], pred: Sequence[str], seed: int = 0) -> dict:
+    """Accuracy (unparsed answers count as wrong), its 95% bootstrap interval, macro/weighted F1 over the
+    labels, and precision, recall, F1 and support per label."""
+    if len(gold) != len(pred) or not gold:
+        raise ValueError(f"need equally long, non-empty gold and predictions, got {len(gold)} and {len(pred)}")
+    report = classification_report(gold, pred, labels=list(LABELS), output_dict=True, zero_division=0)
+    low, high = bootstrap_ci([g == p for g, p in zip(gold, pred, strict=True)], seed=seed)
+    return {
+        "accuracy": float(accuracy_score(gold, pred)),
+        "accuracy_ci95": [low, high],
+        "n": len(gold),
+        "n_unparsed": sum(p == UNPARSED for p in pred),
+        "macro_f1": float(f1_score(gold, pred, labels=list(LABELS), average="macro", zero_division=0)),
+        "weighted_f1": float(f1_score(gold, pred, labels=list(LABELS), average="weighted", zero_division=0)),
+        "per_class": {
+            label: {key: float(report[label][key]) for key in ("precision", "recall", "f1-score")}
+            | {"support": int(report[label]["support"])}
+            for label in LABELS
+        },
+    }
+
+
+def mcnemar(gold: Sequence[str], pred_a: Sequence[str], pred_b: Sequence[str]) -> dict:
+    """Exact McNemar test on paired predictions of the same rows.
+
+    `a_only` rows are right under A and wrong under B, `b_only` the reverse; under the null hypothesis
+    of equal accuracy each discordant row is a fair coin, so p is a two-sided binomial test.
+    """
+    right_a = np.asarray(pred_a) == np.asarray(gold)
+    right_b = np.asarray(pred_b) == np.asarray(gold)
+    a_only, b_only = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
+    p_value = stats.binomtest(a_only, a_only + b_only, 0.5).pvalue if a_only + b_only else 1.0
+    return {"a_only": a_only, "b_only": b_only, "p_value": float(p_value)}

@@ -1,0 +1,55 @@
+"""Prediction files: LLaMA-Factory's `generated_predictions.jsonl` and our classifiers' files.
+
+One JSON object per line with `predict` (generated text, or a label) and `label` (the reference;
+LLaMA-Factory writes it with a trailing newline). `prompt` (LLaMA-Factory) or `text` (our classifiers)
+identify the row. Classifiers may add `probs`, a label -> probability mapping.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from .fileio import DataError, numbered_lines, write_text_atomic
+from .parser import gold_label, parse_label
+
+
+def read_predictions(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Rows of a predictions file as columns `gold`, `predict` (raw text) and `pred` (parsed label).
+
+    Raises DataError naming the file and line for a missing or empty file, a malformed JSON line,
+    a row without `predict` or `label`, or a reference label outside the label set.
+    """
+    path = Path(path)
+    rows = []
+    for number, line in numbered_lines(path):
+        where = f"line {number}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(path, f"not valid JSON ({exc.msg})", where) from None
+        if not isinstance(row, dict) or not {"predict", "label"} <= row.keys():
+            raise DataError(path, "expected a JSON object with 'predict' and 'label'", where)
+        try:
+            gold = gold_label(str(row["label"]))
+        except ValueError as exc:
+            raise DataError(path, str(exc), where) from None
+        rows.append(
+            {
+                "gold": gold,
+                "predict": str(row["predict"]),
+                "pred": parse_label(str(row["predict"])),
+                "text": row.get("text", row.get("prompt")),
+            }
+        )
+    if not rows:
+        raise DataError(path, "no predictions (empty file)")
+    return pd.DataFrame(rows)
+
+
+def write_predictions(path: str | os.PathLike[str], rows: list[dict]) -> None:
+    """Write rows (`text`, `predict`, `label`, optional `probs`) as JSON Lines, atomically."""
+    write_text_atomic(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))

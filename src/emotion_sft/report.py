@@ -1,0 +1,119 @@
+"""The comparison report: our runs beside the published baselines, McNemar between runs, a confusion matrix."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from .labels import LABELS
+from .parser import UNPARSED
+
+_LLAMA3_SEED = "Llama3-8B LoRA emotion seed (DaoyuanLi2816/llama3-8b_emotion_text_classification_lora), Table 3"
+# Published test accuracy on the emotion dataset, one table for the README, the report and the tests.
+PUBLISHED_BASELINES = pd.DataFrame(
+    [
+        ("BERT-base", 0.9063, _LLAMA3_SEED),
+        ("BERT-large", 0.9086, _LLAMA3_SEED),
+        ("RoBERTa-base", 0.9125, _LLAMA3_SEED),
+        ("RoBERTa-large", 0.9189, _LLAMA3_SEED),
+        ("Llama3-8B + LoRA", 0.9262, _LLAMA3_SEED),
+        ("DistilBERT + LoRA (PEFT)", 0.89, "DistilBERT LoRA emotion seed (evaluation accuracy)"),
+    ],
+    columns=["model", "accuracy", "source"],
+)
+
+
+def comparison_table(runs: Mapping[str, dict]) -> pd.DataFrame:
+    """Our runs (name -> metrics) and the published baselines, sorted by accuracy."""
+    ours = pd.DataFrame(
+        [
+            {
+                "model": name,
+                "accuracy": m["accuracy"],
+                "95% CI": f"{m['accuracy_ci95'][0]:.4f}-{m['accuracy_ci95'][1]:.4f}",
+                "macro F1": m["macro_f1"],
+                "n": m["n"],
+                "unparsed": m["n_unparsed"],
+                "source": "this run",
+            }
+            for name, m in runs.items()
+        ]
+    )
+    table = pd.concat([ours, PUBLISHED_BASELINES], ignore_index=True)
+    table = table.sort_values("accuracy", ascending=False, kind="stable").reset_index(drop=True)
+    return table.astype({"n": "Int64", "unparsed": "Int64"})
+
+
+def mcnemar_table(comparisons: Sequence[dict]) -> pd.DataFrame:
+    return pd.DataFrame(comparisons, columns=["a", "b", "a_only", "b_only", "p_value"])
+
+
+def per_class_table(metrics: dict) -> pd.DataFrame:
+    table = pd.DataFrame.from_dict(metrics["per_class"], orient="index")
+    return table.assign(support=table["support"].map(str))  # keep counts out of the float format
+
+
+def markdown(table: pd.DataFrame) -> str:
+    return table.to_markdown(index=False, floatfmt=".4f")
+
+
+def render_report(runs: Mapping[str, dict], comparisons: Sequence[dict]) -> str:
+    """report.md: the comparison table, McNemar's tests and the first run's per-class figures."""
+    first = next(iter(runs))
+    parts = [
+        "# Emotion classification: test accuracy",
+        "",
+        markdown(comparison_table(runs)).replace("nan", "").replace("<NA>", ""),
+        "",
+        "Our runs: accuracy over all rows (answers naming no label, or two, count as wrong), 95% percentile "
+        "bootstrap interval, macro F1 over the six labels. Published numbers are as reported by their sources.",
+    ]
+    if comparisons:
+        parts += [
+            "",
+            "## McNemar's test (same rows)",
+            "",
+            markdown(mcnemar_table(comparisons)),
+            "",
+            "a_only: rows right under a and wrong under b; b_only: the reverse; exact two-sided p.",
+        ]
+    parts += ["", f"## Per class: {first}", "", per_class_table(runs[first]).to_markdown(floatfmt=".4f"), ""]
+    return "\n".join(parts)
+
+
+def plot_confusion_matrix(gold: Sequence[str], pred: Sequence[str], path: str | os.PathLike[str], title: str) -> None:
+    """Row-normalised confusion matrix (with an `unparsed` column when any answer was unparsed), as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import confusion_matrix
+
+    columns = list(LABELS) + ([UNPARSED] if UNPARSED in set(pred) else [])
+    matrix = confusion_matrix(gold, pred, labels=columns)[: len(LABELS)]
+    fig, ax = plt.subplots(figsize=(7.5, 6))
+    counts = pd.DataFrame(matrix, index=list(LABELS), columns=columns)
+    shares = counts.div(counts.sum(axis=1).replace(0, 1), axis=0)
+    image = ax.imshow(shares.to_numpy(), cmap="Blues", vmin=0, vmax=1)
+    for (i, j), value in pd.DataFrame(matrix).stack().items():
+        ax.text(j, i, str(value), ha="center", va="center", color="white" if shares.iat[i, j] > 0.5 else "black")
+    ax.set(
+        xticks=range(len(columns)),
+        xticklabels=columns,
+        yticks=range(len(LABELS)),
+        yticklabels=list(LABELS),
+        xlabel="predicted",
+        ylabel="true",
+        title=title,
+    )
+    plt.setp(ax.get_xticklabels(), rotation=30, ha="right")
+    fig.colorbar(image, ax=ax, label="share of the true class")
+    fig.tight_layout()
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    os.replace(tmp, path)

@@ -1,0 +1,129 @@
+"""The real recipes, run end to end through `llamafactory-cli`: LoRA SFT, predict, score.
+
+The model is a tiny Llama built from a config with SmolLM2's real tokenizer, so the whole chain runs in
+about a minute; everything else (recipes, template, data, CLI, scorer) is what users run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import run_script
+from emotion_sft.paths import REPO_ROOT
+
+pytestmark = pytest.mark.slow
+CLI = Path(sys.executable).parent / "llamafactory-cli"  # the one installed beside this interpreter
+
+
+def llamafactory(recipe: str, **overrides) -> subprocess.CompletedProcess[str]:
+    """`llamafactory-cli train examples/<recipe> key=value ...`, as the README runs it."""
+    command = [str(CLI), "train", f"examples/{recipe}", *(f"{k}={v}" for k, v in overrides.items())]
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    return subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def tiny_llama(smollm2_tokenizer_dir, tmp_path_factory) -> Path:
+    """A 2-layer Llama with SmolLM2's tokenizer and special tokens (random weights, ~3.5M parameters)."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(smollm2_tokenizer_dir)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    path = tmp_path_factory.mktemp("tiny-llama")
+    LlamaForCausalLM(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def run(tiny_llama, emotion_dir, tmp_path_factory) -> Path:
+    """Convert a sample of the real data, train 3 steps with the CPU recipe, predict the test sample."""
+    root = tmp_path_factory.mktemp("pipeline")
+    converted = run_script(
+        "convert_emotion.py",
+        "--source",
+        emotion_dir,
+        "--output-dir",
+        root / "data",
+        "--dataset-info",
+        root / "dataset_info.json",
+        "--train-size",
+        "48",
+        "--validation-size",
+        "12",
+        "--test-size",
+        "20",
+    )
+    assert converted.returncode == 0, converted.stderr
+    common = {"model_name_or_path": tiny_llama, "dataset_dir": root}
+    trained = llamafactory(
+        "smollm2_lora_sft.yaml",
+        **common,
+        output_dir=root / "sft",
+        max_steps=3,
+        logging_steps=1,
+        save_steps=2,
+        plot_loss="false",
+    )
+    assert trained.returncode == 0, trained.stdout[-3000:] + trained.stderr[-3000:]
+    predicted = llamafactory(
+        "smollm2_lora_predict.yaml", **common, adapter_name_or_path=root / "sft", output_dir=root / "predict"
+    )
+    assert predicted.returncode == 0, predicted.stdout[-3000:] + predicted.stderr[-3000:]
+    return root
+
+
+def test_training_saves_a_lora_adapter_and_checkpoints(run):
+    adapter = json.loads((run / "sft" / "adapter_config.json").read_text())
+    assert adapter["peft_type"] == "LORA" and adapter["r"] == 8
+    assert set(adapter["target_modules"]) == {
+        "q_proj",
+        "k_proj",
+        "v_proj",
+        "o_proj",
+        "gate_proj",
+        "up_proj",
+        "down_proj",
+    }
+    assert (run / "sft" / "adapter_model.safetensors").stat().st_size > 0
+    assert (run / "sft" / "checkpoint-2").is_dir()
+    state = json.loads((run / "sft" / "trainer_state.json").read_text())
+    assert state["global_step"] == 3 and all("loss" in entry for entry in state["log_history"][:3])
+
+
+def test_predict_writes_one_row_per_test_example(run):
+    rows = [json.loads(line) for line in (run / "predict" / "generated_predictions.jsonl").read_text().splitlines()]
+    records = json.loads((run / "data" / "emotion_test.json").read_text())
+    assert len(rows) == len(records) == 20
+    for row, record in zip(rows, records, strict=True):
+        assert set(row) >= {"prompt", "predict", "label"}
+        assert row["label"].strip() == record["output"]
+        assert record["input"] in row["prompt"] and "<|im_start|>system\nClassify the emotion." in row["prompt"]
+
+
+def test_eval_accuracy_scores_real_llamafactory_predictions(run):
+    predictions = run / "predict" / "generated_predictions.jsonl"
+    result = run_script("eval_accuracy.py", predictions, "--output-dir", run / "eval")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((run / "eval" / "metrics.json").read_text())
+    assert metrics["n"] == 20 and 0 <= metrics["accuracy"] <= 1
+    assert 0 <= metrics["n_unparsed"] <= 20
+    assert (run / "eval" / "report.md").is_file() and (run / "eval" / "confusion_matrix.png").is_file()
