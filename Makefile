@@ -10,7 +10,7 @@ MODEL_DIR ?= models/SmolLM2-135M-Instruct
 
 SAVES ?= saves/smollm2-135m/lora
 
-.PHONY: help setup setup-gpu data model train predict eval demo test test-fast lint clean
+.PHONY: help setup setup-gpu data model train train-full predict eval demo test test-fast lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,11 +35,15 @@ $(MODEL_DIR)/config.json: | $(VENV)/.installed
 
 model: $(MODEL_DIR)/config.json  ## export the embedded SmolLM2-135M-Instruct GGUF to a model folder
 
-train: setup  ## LoRA SFT of the CPU default (examples/smollm2_lora_sft.yaml)
+train: setup  ## LoRA SFT of the CPU default on 4,000 rows (examples/smollm2_lora_sft.yaml, ~25 min)
 	$(BIN)/llamafactory-cli train examples/smollm2_lora_sft.yaml
 
-predict: setup  ## generate labels for the test split (examples/smollm2_lora_predict.yaml)
-	$(BIN)/llamafactory-cli train examples/smollm2_lora_predict.yaml
+train-full: setup  ## the CPU default on all 16,000 rows (examples/smollm2_lora_sft_full.yaml, ~2 h)
+	$(BIN)/llamafactory-cli train examples/smollm2_lora_sft_full.yaml
+
+predict: setup  ## generate labels for the test split with the adapter in $(SAVES)/sft (~5 min)
+	$(BIN)/llamafactory-cli train examples/smollm2_lora_predict.yaml \
+	  adapter_name_or_path=$(SAVES)/sft output_dir=$(SAVES)/predict
 
 eval: setup  ## score the predictions beside the published baselines
 	$(BIN)/python scripts/eval_accuracy.py $(SAVES)/predict/generated_predictions.jsonl --output-dir $(SAVES)/eval

@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     plot_confusion_matrix(first["gold"], first["pred"], out / "confusion_matrix.png", title=first_name)
 
     print()
-    print(markdown(comparison_table(runs).drop(columns="source")).replace("nan", "   ").replace("<NA>", "    "))
+    print(markdown(comparison_table(runs).drop(columns="source")))
     for row in comparisons:
         print(
             f"McNemar {row['a']} vs {row['b']}: {row['a_only']} vs {row['b_only']} discordant rows, "

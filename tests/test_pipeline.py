@@ -127,3 +127,75 @@ def test_eval_accuracy_scores_real_llamafactory_predictions(run):
     assert metrics["n"] == 20 and 0 <= metrics["accuracy"] <= 1
     assert 0 <= metrics["n_unparsed"] <= 20
     assert (run / "eval" / "report.md").is_file() and (run / "eval" / "confusion_matrix.png").is_file()
+
+
+@pytest.fixture(scope="module")
+def scorer(run, tiny_llama):
+    import torch
+    import yaml
+
+    from emotion_sft.label_scoring import LabelScorer
+
+    recipe = yaml.safe_load((REPO_ROOT / "examples" / "smollm2_lora_predict.yaml").read_text())
+    return LabelScorer.load(tiny_llama, run / "sft", recipe["template"], recipe["default_system"], torch.float32)
+
+
+def test_label_scorer_builds_llamafactorys_exact_prompt(run, scorer):
+    rows = [json.loads(line) for line in (run / "predict" / "generated_predictions.jsonl").read_text().splitlines()]
+    records = json.loads((run / "data" / "emotion_test.json").read_text())
+    for row, record in zip(rows, records, strict=True):
+        assert scorer.tokenizer.decode(scorer.prompt_ids(record["input"])) == row["prompt"]
+
+
+def test_label_scores_equal_a_plain_forward_pass(run, scorer):
+    """The cached, batched, left-padded computation gives log P(label + end of turn | prompt) exactly."""
+    import torch
+
+    texts = [r["input"] for r in json.loads((run / "data" / "emotion_test.json").read_text())][:5]
+    fast = scorer.score(texts, batch_size=3, progress=False)
+    assert scorer.prefix and len(scorer.prefix) > 10  # system prompt and instruction are cached once
+    for i, text in enumerate(texts):
+        prompt = scorer.prompt_ids(text)
+        for k in range(len(scorer.labels)):
+            answer = scorer.answers[k, : scorer.answer_len[k]].tolist()
+            ids = torch.tensor([prompt + answer])
+            with torch.inference_mode():
+                logp = torch.log_softmax(scorer.model(input_ids=ids).logits[0].float(), -1)
+            expected = sum(logp[len(prompt) - 1 + j, t].item() for j, t in enumerate(answer))
+            assert fast[i, k] == pytest.approx(expected, abs=1e-3)
+
+
+def test_label_scoring_script_is_scored_beside_generation(run, tiny_llama):
+    output = run / "label_scores" / "predictions.jsonl"
+    result = run_script(
+        "predict_label_scores.py",
+        "--model",
+        tiny_llama,
+        "--adapter",
+        run / "sft",
+        "--data",
+        run / "data" / "emotion_test.json",
+        "--output",
+        output,
+        "--fp32",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "samples/s" in result.stdout
+    rows = [json.loads(line) for line in output.read_text().splitlines()]
+    assert len(rows) == 20
+    for row in rows:
+        assert row["predict"] in row["probs"] and sum(row["probs"].values()) == pytest.approx(1.0)
+        assert max(row["probs"], key=row["probs"].get) == row["predict"]
+    compared = run_script(
+        "eval_accuracy.py",
+        run / "predict" / "generated_predictions.jsonl",
+        output,
+        "--names",
+        "generation,label-scoring",
+        "--output-dir",
+        run / "compare",
+    )
+    assert compared.returncode == 0, compared.stderr
+    metrics = json.loads((run / "compare" / "metrics.json").read_text())
+    assert metrics["others"]["label-scoring"]["n_unparsed"] == 0
+    assert metrics["mcnemar"][0]["a"] == "generation" and metrics["mcnemar"][0]["b"] == "label-scoring"

@@ -1,0 +1,77 @@
+#!/usr/bin/env python
+"""Classify a converted split by scoring the six labels under the fine-tuned model (no generation).
+
+    python scripts/predict_label_scores.py --recipe examples/smollm2_lora_predict.yaml \
+        --output saves/smollm2-135m/lora/label_scores/predictions.jsonl
+
+Model, adapter, template and system prompt come from the predict recipe (override with --model,
+--adapter). Writes one JSON line per row: text, predict (a label), label (the reference), probs.
+Score it with scripts/eval_accuracy.py next to LLaMA-Factory's generated_predictions.jsonl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+import yaml
+
+from emotion_sft.fileio import DataError
+from emotion_sft.label_scoring import LabelScorer, read_alpaca
+from emotion_sft.paths import DATA_DIR, REPO_ROOT
+from emotion_sft.predictions import write_predictions
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--recipe", type=Path, default=REPO_ROOT / "examples" / "smollm2_lora_predict.yaml")
+    parser.add_argument("--model", help="base model folder (default: the recipe's model_name_or_path)")
+    parser.add_argument("--adapter", help="LoRA adapter folder (default: the recipe's adapter_name_or_path)")
+    parser.add_argument("--data", type=Path, default=DATA_DIR / "emotion_test.json", help="converted split")
+    parser.add_argument("--output", type=Path, required=True, help="predictions file to write (JSON Lines)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--limit", type=int, help="score only the first N rows")
+    parser.add_argument("--fp32", action="store_true", help="score in float32 (default: bfloat16, as the recipe)")
+    args = parser.parse_args(argv)
+
+    recipe = yaml.safe_load(args.recipe.read_text())
+    model, adapter = args.model or recipe["model_name_or_path"], args.adapter or recipe.get("adapter_name_or_path")
+    try:
+        records = read_alpaca(args.data)[: args.limit]
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for path in filter(None, [model, adapter]):
+        if not Path(path).is_dir():
+            print(f"error: {path}: no such model or adapter folder (run `make model train` first)", file=sys.stderr)
+            return 1
+    dtype = torch.float32 if args.fp32 else torch.bfloat16
+    print(
+        f"model: {model}\nadapter: {adapter}\ntemplate: {recipe['template']}, system: {recipe.get('default_system')!r}"
+        f"\ndata: {args.data} ({len(records)} rows)\ndtype: {dtype}, batch size: {args.batch_size}, "
+        f"threads: {torch.get_num_threads()}"
+    )
+
+    start = time.perf_counter()
+    scorer = LabelScorer.load(model, adapter, recipe["template"], recipe.get("default_system"), dtype)
+    loaded = time.perf_counter()
+    results = scorer.classify([r["input"] for r in records], batch_size=args.batch_size)
+    done = time.perf_counter()
+    rows = [
+        {"text": r["input"], "predict": res["predict"], "label": r["output"], "probs": res["probs"]}
+        for r, res in zip(records, results, strict=True)
+    ]
+    write_predictions(args.output, rows)
+    accuracy = sum(r["predict"] == r["label"] for r in rows) / len(rows)
+    print(
+        f"scored {len(rows)} rows in {done - loaded:.1f} s ({len(rows) / (done - loaded):.1f} samples/s; "
+        f"loading {loaded - start:.1f} s), accuracy {accuracy:.4f}\nwrote {args.output}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

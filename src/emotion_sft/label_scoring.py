@@ -1,0 +1,198 @@
+"""Classify by scoring the six labels as the assistant's answer, instead of generating text.
+
+For each text the prompt is built by LLaMA-Factory's own template (the one the adapter was trained
+with), and each label's answer tokens (the label, then the template's end-of-turn token) are scored
+under the fine-tuned model: log P(answer | prompt). The most likely label is the prediction and a
+softmax over the six scores gives class probabilities. No answer can be unparsed.
+
+It is fast because it computes only what the scores need:
+- the prompt prefix that every row shares (system prompt, instruction) is run once and its key/value
+  cache reused; rows are sorted by length so batches carry little padding;
+- one forward pass per batch scores all six labels: the labels' tokens ride behind the prompt in
+  separate blocks under a tree-shaped attention mask, and the vocabulary projection runs only at the
+  positions a score reads;
+- the LoRA adapter is merged into the base weights before scoring.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .labels import INSTRUCTION, LABELS
+
+
+def user_message(text: str) -> str:
+    """The user turn LLaMA-Factory builds from an Alpaca record: instruction and input joined by a newline."""
+    return f"{INSTRUCTION}\n{text}"
+
+
+@dataclass
+class LabelScorer:
+    model: torch.nn.Module
+    tokenizer: object
+    template: object
+    labels: tuple[str, ...] = LABELS
+
+    def __post_init__(self) -> None:
+        self.model.eval()
+        stops = set(self.template.get_stop_token_ids(self.tokenizer))
+        answers = []
+        for label in self.labels:
+            _, answer = self.template.encode_oneturn(self.tokenizer, self._messages("x", label))
+            end = next((i for i, t in enumerate(answer) if t in stops), None)
+            if end is None:
+                raise ValueError(f"template gives no end-of-turn token after {label!r}")
+            answers.append(answer[: end + 1])  # the label's tokens and the end of the turn
+        self.answer_len = torch.tensor([len(a) for a in answers])
+        width = int(self.answer_len.max())
+        pad = self.tokenizer.pad_token_id or 0
+        self.answers = torch.tensor([a + [pad] * (width - len(a)) for a in answers])  # (labels, width)
+        self.prefix: list[int] = []
+        self.prefix_cache = None
+
+    @classmethod
+    def load(
+        cls,
+        model_path: str | os.PathLike[str],
+        adapter_path: str | os.PathLike[str] | None = None,
+        template: str = "smollm2",
+        default_system: str | None = None,
+        dtype: torch.dtype = torch.bfloat16,
+    ) -> LabelScorer:
+        """Base model (+ LoRA adapter, merged) and LLaMA-Factory's chat template, as in the predict recipe."""
+        from llamafactory.data import get_template_and_fix_tokenizer
+        from llamafactory.hparams import DataArguments
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(model_path)
+        chat = get_template_and_fix_tokenizer(
+            tokenizer, DataArguments(template=template, default_system=default_system)
+        )
+        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype)
+        if adapter_path is not None:
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(model, str(adapter_path)).merge_and_unload()
+        return cls(model, tokenizer, chat)
+
+    def _messages(self, text: str, answer: str = "") -> list[dict[str, str]]:
+        return [{"role": "user", "content": user_message(text)}, {"role": "assistant", "content": answer}]
+
+    def prompt_ids(self, text: str) -> list[int]:
+        return self.template.encode_oneturn(self.tokenizer, self._messages(text))[0]
+
+    @torch.inference_mode()
+    def _cache_prefix(self, prompts: Sequence[list[int]]) -> None:
+        """Run the longest prefix shared by every prompt once (at least one token per prompt stays out)."""
+        shortest = min(len(p) for p in prompts)
+        n = 0
+        while n < shortest - 1 and all(p[n] == prompts[0][n] for p in prompts):
+            n += 1
+        if n != len(self.prefix) or self.prefix != list(prompts[0][:n]):
+            self.prefix = list(prompts[0][:n])
+            self.prefix_cache = None
+            if n:
+                ids = torch.tensor([self.prefix])
+                self.prefix_cache = self.model(input_ids=ids, use_cache=True, logits_to_keep=1).past_key_values
+
+    @torch.inference_mode()
+    def _score_batch(self, prompts: Sequence[list[int]]) -> torch.Tensor:
+        """log P(answer | prompt) for every label: a (len(prompts), len(labels)) tensor.
+
+        One forward pass per batch. Each row holds the prompt (after the cached shared prefix, left-padded)
+        followed by one block per label with that label's answer tokens but the last; a 4D mask lets each
+        block see the prompt and itself only (tree attention), and position ids restart at the end of the
+        prompt for every block. Logits are computed only where a score needs them.
+        """
+        batch, n_prefix = len(prompts), len(self.prefix)
+        suffixes = [p[n_prefix:] for p in prompts]
+        width = max(map(len, suffixes))
+        blocks = [a[: int(n) - 1] for a, n in zip(self.answers.tolist(), self.answer_len, strict=True)]
+        starts = [width + sum(map(len, blocks[:k])) for k in range(len(blocks))]  # block k's first column
+        length = width + sum(map(len, blocks))
+
+        ids = torch.full((batch, length), self.tokenizer.pad_token_id or 0)
+        positions = torch.zeros((batch, length), dtype=torch.long)
+        visible = torch.zeros((batch, length, n_prefix + length), dtype=torch.bool)  # query x key
+        visible[:, :, :n_prefix] = True  # everything sees the shared prefix (padding sees only that)
+        for i, suffix in enumerate(suffixes):
+            pad, end = width - len(suffix), n_prefix + len(suffix)  # end: the position after the prompt
+            prompt = slice(n_prefix + pad, n_prefix + width)
+            ids[i, pad:width] = torch.tensor(suffix)
+            positions[i, pad:width] = torch.arange(n_prefix, end)
+            visible[i, pad:width, prompt] = torch.ones(len(suffix), len(suffix), dtype=torch.bool).tril()
+            for block, start in zip(blocks, starts, strict=True):
+                rows = slice(start, start + len(block))
+                ids[i, rows] = torch.tensor(block, dtype=torch.long)
+                positions[i, rows] = torch.arange(end, end + len(block))
+                visible[i, rows, prompt] = True
+                visible[i, rows, n_prefix + start : n_prefix + start + len(block)] = torch.ones(
+                    len(block), len(block), dtype=torch.bool
+                ).tril()
+
+        cache = None
+        if self.prefix_cache is not None:
+            cache = copy.deepcopy(self.prefix_cache)
+            cache.batch_repeat_interleave(batch)
+        keep = torch.arange(width - 1, length)  # the prompt's last token, then every label-block token
+        logits = self.model(
+            input_ids=ids,
+            attention_mask=visible.unsqueeze(1),
+            position_ids=positions,
+            past_key_values=cache,
+            use_cache=False,
+            logits_to_keep=keep,
+        ).logits
+        logp = torch.log_softmax(logits.float(), dim=-1)  # (batch, len(keep), vocab)
+        scores = logp[:, 0, self.answers[:, 0]]  # every label's first token, after the prompt
+        for k, (block, start) in enumerate(zip(blocks, starts, strict=True)):
+            targets = self.answers[k, 1 : len(block) + 1]
+            rows = logp[:, start - width + 1 : start - width + 1 + len(block)]
+            scores[:, k] += rows.gather(-1, targets.expand(batch, -1).unsqueeze(-1)).squeeze(-1).sum(-1)
+        return scores
+
+    def score(self, texts: Sequence[str], batch_size: int = 32, progress: bool = True) -> np.ndarray:
+        """Log-likelihood of each label as the answer: an array of shape (len(texts), len(labels))."""
+        prompts = [self.prompt_ids(text) for text in texts]
+        self._cache_prefix(prompts)
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+        scores = np.empty((len(prompts), len(self.labels)), dtype=np.float64)
+        for start in tqdm(range(0, len(order), batch_size), desc="label scoring", unit="batch", disable=not progress):
+            rows = order[start : start + batch_size]
+            scores[rows] = self._score_batch([prompts[i] for i in rows]).numpy()
+        return scores
+
+    def classify(self, texts: Sequence[str], batch_size: int = 32, progress: bool = True) -> list[dict]:
+        """Per text: the predicted label and the probability of every label (softmax over label scores)."""
+        scores = self.score(texts, batch_size, progress)
+        probs = np.exp(scores - scores.max(axis=1, keepdims=True))
+        probs /= probs.sum(axis=1, keepdims=True)
+        return [
+            {"predict": self.labels[int(row.argmax())], "probs": dict(zip(self.labels, map(float, row), strict=True))}
+            for row in probs
+        ]
+
+
+def read_alpaca(path: str | os.PathLike[str]) -> list[dict[str, str]]:
+    """Records of a converted split (data/emotion_test.json)."""
+    import json
+
+    from .fileio import DataError, read_text
+
+    try:
+        records = json.loads(read_text(Path(path)))
+    except json.JSONDecodeError as exc:
+        raise DataError(path, f"not valid JSON ({exc.msg})", f"line {exc.lineno}") from None
+    if not isinstance(records, list) or not all(
+        isinstance(r, dict) and {"input", "output"} <= r.keys() for r in records
+    ):
+        raise DataError(path, "expected a JSON list of Alpaca records with 'input' and 'output'")
+    return records
