@@ -10,7 +10,7 @@ MODEL_DIR ?= models/SmolLM2-135M-Instruct
 
 SAVES ?= saves/smollm2-135m/lora
 
-.PHONY: help setup setup-gpu data model train train-full predict eval demo test test-fast lint clean
+.PHONY: help setup setup-gpu data model train train-full predict eval label-scores compare demo test test-fast lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -47,6 +47,13 @@ predict: setup  ## generate labels for the test split with the adapter in $(SAVE
 
 eval: setup  ## score the predictions beside the published baselines
 	$(BIN)/python scripts/eval_accuracy.py $(SAVES)/predict/generated_predictions.jsonl --output-dir $(SAVES)/eval
+
+label-scores: setup  ## classify the test split by scoring the six labels (no generation, ~2 min)
+	$(BIN)/python scripts/predict_label_scores.py --adapter $(SAVES)/sft --output $(SAVES)/label_scores/predictions.jsonl
+
+compare: setup  ## generation vs label scoring vs the baselines, with McNemar's test
+	$(BIN)/python scripts/eval_accuracy.py $(SAVES)/predict/generated_predictions.jsonl \
+	  $(SAVES)/label_scores/predictions.jsonl --names generation,label-scoring --output-dir $(SAVES)/compare
 
 demo:  ## the main job on a fresh machine: setup, data, model, train, predict, eval (~35 min on 2 cores)
 	@set -e; for stage in setup data model train predict eval; do \
