@@ -9,8 +9,9 @@ SOURCE ?= $(or $(EMOTION_DATA_DIR),$(if $(wildcard ../shared/data/emotion/train.
 MODEL_DIR ?= models/SmolLM2-135M-Instruct
 
 SAVES ?= saves/smollm2-135m/lora
+ENCODER_SAVES ?= saves/minilm-l6/lora
 
-.PHONY: help setup setup-gpu data model train train-full predict eval label-scores compare demo test test-fast lint clean
+.PHONY: help setup setup-gpu data model train train-full predict eval label-scores encoder compare demo test test-fast lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -51,11 +52,18 @@ eval: setup  ## score the predictions beside the published baselines
 label-scores: setup  ## classify the test split by scoring the six labels (no generation, ~2 min)
 	$(BIN)/python scripts/predict_label_scores.py --adapter $(SAVES)/sft --output $(SAVES)/label_scores/predictions.jsonl
 
-compare: setup  ## generation vs label scoring vs the baselines, with McNemar's test
-	$(BIN)/python scripts/eval_accuracy.py $(SAVES)/predict/generated_predictions.jsonl \
-	  $(SAVES)/label_scores/predictions.jsonl --names generation,label-scoring --output-dir $(SAVES)/compare
+encoder: data  ## the seed's encoder + LoRA classifier (all-MiniLM-L6-v2) on the full training split (~20 min)
+	$(BIN)/python scripts/train_encoder_baseline.py --output-dir $(ENCODER_SAVES)
 
-demo:  ## the main job on a fresh machine: setup, data, model, train, predict, eval (~35 min on 2 cores)
+compare: setup  ## every run made so far (generation, label scoring, encoder) beside the baselines, with McNemar
+	@files=""; names=""; \
+	for run in generation:$(SAVES)/predict/generated_predictions.jsonl \
+	           label-scoring:$(SAVES)/label_scores/predictions.jsonl encoder-lora:$(ENCODER_SAVES)/predictions.jsonl; do \
+	  if [ -f "$${run#*:}" ]; then files="$$files $${run#*:}"; names="$$names,$${run%%:*}"; fi; done; \
+	test -n "$$files" || { echo "no predictions yet: run make demo, make label-scores or make encoder"; exit 1; }; \
+	$(BIN)/python scripts/eval_accuracy.py $$files --names "$${names#,}" --output-dir saves/compare
+
+demo:  ## the main job on a fresh machine: setup, data, model, train, predict, eval (~31 min on 2 cores)
 	@set -e; for stage in setup data model train predict eval; do \
 	  start=$$(date +%s); $(MAKE) --no-print-directory $$stage; \
 	  echo "[demo] $$stage: $$(( $$(date +%s) - start )) s"; done

@@ -37,3 +37,24 @@ def run_script(script: str, *args: str | os.PathLike[str]) -> subprocess.Complet
     """Run `scripts/<script>` as a user would, capturing its output."""
     command = [sys.executable, str(REPO_ROOT / "scripts" / script), *map(str, args)]
     return subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, timeout=600)
+
+
+def convert_sample(emotion_dir: Path, root: Path, train: int, validation: int, test: int) -> Path:
+    """Convert a seeded, stratified sample of the real data into root/data + root/dataset_info.json."""
+    result = run_script(
+        "convert_emotion.py",
+        "--source",
+        emotion_dir,
+        "--output-dir",
+        root / "data",
+        "--dataset-info",
+        root / "dataset_info.json",
+        "--train-size",
+        str(train),
+        "--validation-size",
+        str(validation),
+        "--test-size",
+        str(test),
+    )
+    assert result.returncode == 0, result.stderr
+    return root

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import run_script
+from conftest import convert_sample
 from emotion_sft.labels import INSTRUCTION, LABELS
 
 pytestmark = pytest.mark.slow
@@ -18,22 +18,7 @@ def test_registry_loads_through_llamafactory_get_dataset(emotion_dir, smollm2_to
     from llamafactory.model import load_tokenizer
 
     data_dir = tmp_path / "registry"
-    result = run_script(
-        "convert_emotion.py",
-        "--source",
-        emotion_dir,
-        "--output-dir",
-        data_dir / "data",
-        "--dataset-info",
-        data_dir / "dataset_info.json",
-        "--train-size",
-        "40",
-        "--validation-size",
-        "12",
-        "--test-size",
-        "12",
-    )
-    assert result.returncode == 0, result.stderr
+    convert_sample(emotion_dir, data_dir, 40, 12, 12)
 
     model_args, data_args, training_args, _, _ = get_train_args(
         {

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_script
+from conftest import convert_sample, run_script
 from emotion_sft.paths import REPO_ROOT
 
 pytestmark = pytest.mark.slow
@@ -57,22 +57,7 @@ def tiny_llama(smollm2_tokenizer_dir, tmp_path_factory) -> Path:
 def run(tiny_llama, emotion_dir, tmp_path_factory) -> Path:
     """Convert a sample of the real data, train 3 steps with the CPU recipe, predict the test sample."""
     root = tmp_path_factory.mktemp("pipeline")
-    converted = run_script(
-        "convert_emotion.py",
-        "--source",
-        emotion_dir,
-        "--output-dir",
-        root / "data",
-        "--dataset-info",
-        root / "dataset_info.json",
-        "--train-size",
-        "48",
-        "--validation-size",
-        "12",
-        "--test-size",
-        "20",
-    )
-    assert converted.returncode == 0, converted.stderr
+    convert_sample(emotion_dir, root, 48, 12, 20)
     common = {"model_name_or_path": tiny_llama, "dataset_dir": root}
     trained = llamafactory(
         "smollm2_lora_sft.yaml",
