@@ -14,7 +14,7 @@ ENCODER_SAVES ?= saves/minilm-l6/lora
 .PHONY: help setup setup-gpu data model train train-full predict eval label-scores encoder compare demo test test-fast lint clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements.txt requirements-models.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ $(VENV)/.installed: requirements.txt requirements-models.txt pyproject.toml
 
 setup: $(VENV)/.installed  ## create .venv (Python 3.11) with the pinned CPU/GPU set and this package
 
-setup-gpu: setup  ## add flash-attn and deepspeed (CUDA machines only)
+setup-gpu: setup  ## add flash-attn, deepspeed and bitsandbytes (CUDA machines only)
 	$(BIN)/uv pip install --python $(BIN)/python --no-build-isolation -r requirements-gpu.txt
 
 data: setup  ## convert the emotion dataset (SOURCE=hub id or folder) to data/*.json + dataset_info.json

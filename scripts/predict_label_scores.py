@@ -19,8 +19,9 @@ from pathlib import Path
 import torch
 import yaml
 
+from emotion_sft.converter import read_alpaca
 from emotion_sft.fileio import DataError
-from emotion_sft.label_scoring import LabelScorer, read_alpaca
+from emotion_sft.label_scoring import LabelScorer
 from emotion_sft.paths import DATA_DIR, REPO_ROOT
 from emotion_sft.predictions import write_predictions
 

@@ -221,6 +221,19 @@ def to_alpaca(examples: Iterable[Example]) -> list[dict[str, str]]:
     return [{"instruction": INSTRUCTION, "input": e.text, "output": e.label} for e in examples]
 
 
+def read_alpaca(path: str | os.PathLike[str]) -> list[dict[str, str]]:
+    """Records of a converted split (data/emotion_test.json), as `to_alpaca` wrote them."""
+    try:
+        records = json.loads(read_text(Path(path)))
+    except json.JSONDecodeError as exc:
+        raise DataError(path, f"not valid JSON ({exc.msg})", f"line {exc.lineno}") from None
+    if not isinstance(records, list) or not all(
+        isinstance(r, dict) and {"input", "output"} <= r.keys() for r in records
+    ):
+        raise DataError(path, "expected a JSON list of Alpaca records with 'input' and 'output'")
+    return records
+
+
 def registry_entry(data_file: Path, dataset_info: Path) -> dict:
     """A `dataset_info.json` record whose `file_name` is relative to the registry's folder (= `dataset_dir`)."""
     relative = Path(os.path.relpath(data_file.resolve(), dataset_info.resolve().parent)).as_posix()

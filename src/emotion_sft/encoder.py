@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .converter import read_alpaca
+from .fileio import dumps_json, write_text_atomic
 from .labels import LABELS
 from .models import package_dir
 
@@ -53,8 +55,6 @@ class EncoderConfig:
 
 def read_split(path: str | os.PathLike[str], limit: int | None = None) -> list[dict[str, str]]:
     """(text, label) rows of a converted Alpaca split."""
-    from .label_scoring import read_alpaca
-
     return [{"text": r["input"], "label": r["output"]} for r in read_alpaca(path)[:limit]]
 
 
@@ -79,14 +79,20 @@ def _accuracy(prediction) -> dict[str, float]:
     }
 
 
+def _classifier(model: str):
+    """The encoder with a six-way classification head (new, unless loading a saved one)."""
+    from transformers import AutoModelForSequenceClassification
+
+    return AutoModelForSequenceClassification.from_pretrained(
+        model, num_labels=len(LABELS), id2label=ID2LABEL, label2id=LABEL2ID
+    )
+
+
 def build_model(config: EncoderConfig):
     """The encoder with a fresh classification head and LoRA on every linear layer (head trained in full)."""
     from peft import LoraConfig, TaskType, get_peft_model
-    from transformers import AutoModelForSequenceClassification
 
-    model = AutoModelForSequenceClassification.from_pretrained(
-        config.model, num_labels=len(LABELS), id2label=ID2LABEL, label2id=LABEL2ID
-    )
+    model = _classifier(config.model)
     lora = LoraConfig(
         task_type=TaskType.SEQ_CLS,
         r=config.lora_rank,
@@ -146,7 +152,7 @@ def train(config: EncoderConfig, data_dir: str | os.PathLike[str], output_dir: s
     metrics = trainer.evaluate()
     trainer.model.save_pretrained(output_dir)
     tokenizer.save_pretrained(output_dir)
-    (output_dir / "encoder_config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
+    write_text_atomic(output_dir / "encoder_config.json", dumps_json(asdict(config)))
     return {
         "train_samples_per_second": result.metrics["train_samples_per_second"],
         "train_runtime": result.metrics["train_runtime"],
@@ -166,14 +172,11 @@ class EncoderClassifier:
     def __init__(self, adapter_dir: str | os.PathLike[str]) -> None:
         import torch
         from peft import PeftModel
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoTokenizer
 
         adapter_dir = Path(adapter_dir)
         config = EncoderConfig(**json.loads((adapter_dir / "encoder_config.json").read_text()))
-        base = AutoModelForSequenceClassification.from_pretrained(
-            config.model, num_labels=len(LABELS), id2label=ID2LABEL, label2id=LABEL2ID
-        )
-        self.model = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload().eval()
+        self.model = PeftModel.from_pretrained(_classifier(config.model), str(adapter_dir)).merge_and_unload().eval()
         self.tokenizer = AutoTokenizer.from_pretrained(adapter_dir)
         self.max_length = config.max_length
         self._torch = torch

@@ -20,7 +20,6 @@ import copy
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -96,7 +95,7 @@ class LabelScorer:
         n = 0
         while n < shortest - 1 and all(p[n] == prompts[0][n] for p in prompts):
             n += 1
-        if n != len(self.prefix) or self.prefix != list(prompts[0][:n]):
+        if self.prefix != list(prompts[0][:n]):
             self.prefix = list(prompts[0][:n])
             self.prefix_cache = None
             if n:
@@ -179,20 +178,3 @@ class LabelScorer:
             {"predict": self.labels[int(row.argmax())], "probs": dict(zip(self.labels, map(float, row), strict=True))}
             for row in probs
         ]
-
-
-def read_alpaca(path: str | os.PathLike[str]) -> list[dict[str, str]]:
-    """Records of a converted split (data/emotion_test.json)."""
-    import json
-
-    from .fileio import DataError, read_text
-
-    try:
-        records = json.loads(read_text(Path(path)))
-    except json.JSONDecodeError as exc:
-        raise DataError(path, f"not valid JSON ({exc.msg})", f"line {exc.lineno}") from None
-    if not isinstance(records, list) or not all(
-        isinstance(r, dict) and {"input", "output"} <= r.keys() for r in records
-    ):
-        raise DataError(path, "expected a JSON list of Alpaca records with 'input' and 'output'")
-    return records
