@@ -10,8 +10,14 @@ MODEL_DIR ?= models/SmolLM2-135M-Instruct
 
 SAVES ?= saves/smollm2-135m/lora
 ENCODER_SAVES ?= saves/minilm-l6/lora
+# LLaMA Board and the API listen here; HOST=0.0.0.0 makes them reachable from other machines.
+HOST ?= 127.0.0.1
+PORT ?= 7860
+API_PORT ?= 8000
+# llamafactory-cli starts `torchrun` by name for multi-process training: find the venv's.
+export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help setup setup-gpu data model train train-full predict eval label-scores encoder compare demo test test-fast lint clean
+.PHONY: help setup setup-gpu data model train train-full predict eval label-scores encoder compare demo webui serve test test-fast lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -68,6 +74,13 @@ demo:  ## the main job on a fresh machine: setup, data, model, train, predict, e
 	  start=$$(date +%s); $(MAKE) --no-print-directory $$stage; \
 	  echo "[demo] $$stage: $$(( $$(date +%s) - start )) s"; done
 
+webui: data model  ## LLaMA Board on http://$(HOST):$(PORT), emotion datasets listed, SmolLM2 preset, offline
+	$(BIN)/python scripts/webui.py --host $(HOST) --port $(PORT)
+
+serve: setup  ## OpenAI-style API for the adapter in $(SAVES)/sft on http://$(HOST):$(API_PORT) (classify_api.py)
+	API_HOST=$(HOST) API_PORT=$(API_PORT) HF_HUB_OFFLINE=1 $(BIN)/llamafactory-cli api \
+	  examples/inference/smollm2_lora_sft.yaml adapter_name_or_path=$(SAVES)/sft
+
 test: setup  ## run the whole test suite (real-path tests included)
 	$(BIN)/python -m pytest -q
 
@@ -78,4 +91,4 @@ lint: setup  ## ruff
 	$(BIN)/ruff check src scripts tests
 
 clean:  ## remove generated data, models, runs (keeps .venv)
-	rm -rf data/*.json models saves
+	rm -rf data/*.json models saves llamaboard_cache llamaboard_config test-artifacts

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import requests
 
 from emotion_sft.paths import REPO_ROOT
 
@@ -58,3 +62,77 @@ def convert_sample(emotion_dir: Path, root: Path, train: int, validation: int, t
     )
     assert result.returncode == 0, result.stderr
     return root
+
+
+CLI = Path(sys.executable).parent / "llamafactory-cli"  # the one installed beside this interpreter
+
+
+def llamafactory_env(**extra: str) -> dict[str, str]:
+    """Offline, and with the venv's bin first on PATH: LLaMA-Factory starts `torchrun` by name."""
+    path = f"{CLI.parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", PATH=path, **extra)
+
+
+def llamafactory(recipe: str, env: dict[str, str] | None = None, **overrides) -> subprocess.CompletedProcess[str]:
+    """`llamafactory-cli train examples/<recipe> key=value ...`, as the README runs it."""
+    command = [str(CLI), "train", f"examples/{recipe}", *(f"{k}={v}" for k, v in overrides.items())]
+    return subprocess.run(
+        command, capture_output=True, text=True, cwd=REPO_ROOT, env=env or llamafactory_env(), timeout=900
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(smollm2_tokenizer_dir, tmp_path_factory) -> Path:
+    """A 2-layer Llama with SmolLM2's tokenizer and special tokens (random weights, ~3.5M parameters)."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(smollm2_tokenizer_dir)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    path = tmp_path_factory.mktemp("tiny-llama")
+    LlamaForCausalLM(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serving(command: list, url: str, log: Path, env: dict[str, str] | None = None, timeout: float = 240):
+    """Start a server process (output to `log`), wait until `url` answers, yield, then stop it."""
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            list(map(str, command)), cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                if requests.get(url, timeout=5).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{url} did not answer in {timeout} s:\n{log.read_text()[-3000:]}")
+            time.sleep(1)
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

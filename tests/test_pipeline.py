@@ -7,50 +7,16 @@ about a minute; everything else (recipes, template, data, CLI, scorer) is what u
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import convert_sample, run_script
+from conftest import CLI, convert_sample, free_port, llamafactory, llamafactory_env, run_script, serving
+from emotion_sft.labels import LABELS
+from emotion_sft.parser import UNPARSED
 from emotion_sft.paths import REPO_ROOT
 
 pytestmark = pytest.mark.slow
-CLI = Path(sys.executable).parent / "llamafactory-cli"  # the one installed beside this interpreter
-
-
-def llamafactory(recipe: str, **overrides) -> subprocess.CompletedProcess[str]:
-    """`llamafactory-cli train examples/<recipe> key=value ...`, as the README runs it."""
-    command = [str(CLI), "train", f"examples/{recipe}", *(f"{k}={v}" for k, v in overrides.items())]
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
-    return subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=900)
-
-
-@pytest.fixture(scope="module")
-def tiny_llama(smollm2_tokenizer_dir, tmp_path_factory) -> Path:
-    """A 2-layer Llama with SmolLM2's tokenizer and special tokens (random weights, ~3.5M parameters)."""
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    tokenizer = AutoTokenizer.from_pretrained(smollm2_tokenizer_dir)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        tie_word_embeddings=True,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    path = tmp_path_factory.mktemp("tiny-llama")
-    LlamaForCausalLM(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -184,3 +150,42 @@ def test_label_scoring_script_is_scored_beside_generation(run, tiny_llama):
     metrics = json.loads((run / "compare" / "metrics.json").read_text())
     assert metrics["others"]["label-scoring"]["n_unparsed"] == 0
     assert metrics["mcnemar"][0]["a"] == "generation" and metrics["mcnemar"][0]["b"] == "label-scoring"
+
+
+@pytest.fixture(scope="module")
+def api_server(run, tiny_llama):
+    """`llamafactory-cli api` with the inference recipe, serving the run's adapter on a free loopback port."""
+    port = free_port()
+    command = [CLI, "api", "examples/inference/smollm2_lora_sft.yaml", f"model_name_or_path={tiny_llama}"]
+    command += [f"adapter_name_or_path={run / 'sft'}", "infer_dtype=bfloat16"]
+    env = llamafactory_env(API_HOST="127.0.0.1", API_PORT=str(port))
+    url = f"http://127.0.0.1:{port}"
+    with serving(command, url + "/v1/models", run / "api.log", env):
+        yield url
+
+
+def test_served_adapter_answers_as_do_predict_did(run, api_server):
+    from emotion_sft.client import EmotionClient
+    from emotion_sft.parser import parse_label
+
+    rows = [json.loads(line) for line in (run / "predict" / "generated_predictions.jsonl").read_text().splitlines()]
+    records = json.loads((run / "data" / "emotion_test.json").read_text())
+    texts = [r["input"] for r in records[:6]]
+    results = EmotionClient(api_server).classify(texts, progress=False)
+    assert [r.text for r in results] == texts
+    for result, row in zip(results, rows, strict=False):
+        assert result.answer.strip() == row["predict"].strip()  # same prompt, template, system and adapter
+        assert result.label == parse_label(row["predict"])
+
+
+def test_classify_api_script_prints_a_label_per_sentence(api_server):
+    result = run_script("classify_api.py", "--url", api_server, "i feel so alone tonight", "what a lovely surprise")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split("\t")[1] for line in lines] == ["i feel so alone tonight", "what a lovely surprise"]
+    assert all(line.split("\t")[0] in (*LABELS, UNPARSED) for line in lines)
+
+
+def test_classify_api_script_names_a_missing_server():
+    result = run_script("classify_api.py", "--url", f"http://127.0.0.1:{free_port()}", "hello")
+    assert result.returncode == 1 and "no API server at" in result.stderr and "make serve" in result.stderr

@@ -25,12 +25,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .labels import INSTRUCTION, LABELS
-
-
-def user_message(text: str) -> str:
-    """The user turn LLaMA-Factory builds from an Alpaca record: instruction and input joined by a newline."""
-    return f"{INSTRUCTION}\n{text}"
+from .labels import LABELS, user_message
 
 
 @dataclass

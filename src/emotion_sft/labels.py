@@ -14,6 +14,11 @@ LABELS: tuple[str, ...] = ("sadness", "joy", "love", "anger", "fear", "surprise"
 INSTRUCTION = "Do emotion classification for data in the following text."
 
 
+def user_message(text: str) -> str:
+    """The user turn LLaMA-Factory builds from an Alpaca record: instruction and input joined by a newline."""
+    return f"{INSTRUCTION}\n{text}"
+
+
 def label_name(value: object) -> str:
     """Return the canonical label for a name (any case, surrounding spaces) or a hub integer id.
 
