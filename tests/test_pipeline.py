@@ -67,7 +67,8 @@ def test_predict_writes_one_row_per_test_example(run):
     for row, record in zip(rows, records, strict=True):
         assert set(row) >= {"prompt", "predict", "label"}
         assert row["label"].strip() == record["output"]
-        assert record["input"] in row["prompt"] and "<|im_start|>system\nClassify the emotion." in row["prompt"]
+        assert record["input"] in row["prompt"]
+        assert row["prompt"].startswith("<|im_start|>user\n")  # default_system "": no system turn
 
 
 def test_eval_accuracy_scores_real_llamafactory_predictions(run):
@@ -114,6 +115,49 @@ def test_label_scores_equal_a_plain_forward_pass(run, scorer):
                 logp = torch.log_softmax(scorer.model(input_ids=ids).logits[0].float(), -1)
             expected = sum(logp[len(prompt) - 1 + j, t].item() for j, t in enumerate(answer))
             assert fast[i, k] == pytest.approx(expected, abs=1e-3)
+
+
+def test_first_token_scores_equal_a_plain_forward_pass(run, tiny_llama):
+    import torch
+    import yaml
+
+    from emotion_sft.label_scoring import LabelScorer
+
+    recipe = yaml.safe_load((REPO_ROOT / "examples" / "smollm2_lora_predict.yaml").read_text())
+    scorer = LabelScorer.load(
+        tiny_llama, run / "sft", recipe["template"], recipe["default_system"], torch.float32, True
+    )
+    texts = [r["input"] for r in json.loads((run / "data" / "emotion_test.json").read_text())][:5]
+    fast = scorer.score(texts, batch_size=3, progress=False)
+    for i, text in enumerate(texts):
+        with torch.inference_mode():
+            logits = scorer.model(input_ids=torch.tensor([scorer.prompt_ids(text)])).logits[0, -1].float()
+        expected = torch.log_softmax(logits, -1)[scorer.answers[:, 0]]
+        assert fast[i] == pytest.approx(expected.numpy(), abs=1e-3)
+
+
+def test_learning_curve_scores_every_checkpoint(run, tiny_llama):
+    output = run / "curve"
+    result = run_script(
+        "learning_curve.py",
+        run / "sft",
+        "--model",
+        tiny_llama,
+        "--data",
+        run / "data" / "emotion_test.json",
+        "--output-dir",
+        output,
+    )
+    assert result.returncode == 0, result.stderr
+    curve = json.loads((output / "curve.json").read_text())
+    assert [(p["step"], p["samples"]) for p in curve] == [(0, 0), (2, 16), (3, 24)]  # base model, then 8/step
+    assert all(0 <= p["ci_low"] <= p["accuracy"] <= p["ci_high"] <= 1 for p in curve)
+    assert (output / "learning_curve.png").stat().st_size > 10_000
+
+
+def test_learning_curve_needs_checkpoints(tmp_path):
+    result = run_script("learning_curve.py", tmp_path)
+    assert result.returncode == 1 and "no checkpoint-N adapters" in result.stderr
 
 
 def test_label_scoring_script_is_scored_beside_generation(run, tiny_llama):

@@ -50,6 +50,7 @@ class EncoderConfig:
     weight_decay: float = 0.01
     seed: int = 42
     max_train_samples: int | None = None
+    max_eval_samples: int | None = None
     max_steps: int = -1
 
 
@@ -114,7 +115,7 @@ def train(config: EncoderConfig, data_dir: str | os.PathLike[str], output_dir: s
     data_dir, output_dir = Path(data_dir), Path(output_dir)
     tokenizer = AutoTokenizer.from_pretrained(config.model)
     train_rows = read_split(data_dir / "emotion_train.json", config.max_train_samples)
-    val_rows = read_split(data_dir / "emotion_validation.json")
+    val_rows = read_split(data_dir / "emotion_validation.json", config.max_eval_samples)
     model = build_model(config)
     args = TrainingArguments(
         output_dir=str(output_dir / "checkpoints"),

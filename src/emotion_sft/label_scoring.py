@@ -34,6 +34,9 @@ class LabelScorer:
     tokenizer: object
     template: object
     labels: tuple[str, ...] = LABELS
+    # Score only each label's first token: one position per row instead of one per label token. Exact
+    # ranking whenever the rest of a label follows from its first token (distinct first tokens required).
+    first_token: bool = False
 
     def __post_init__(self) -> None:
         self.model.eval()
@@ -49,6 +52,8 @@ class LabelScorer:
         width = int(self.answer_len.max())
         pad = self.tokenizer.pad_token_id or 0
         self.answers = torch.tensor([a + [pad] * (width - len(a)) for a in answers])  # (labels, width)
+        if self.first_token and len(set(self.answers[:, 0].tolist())) < len(self.labels):
+            raise ValueError("first-token scoring needs labels whose first tokens differ")
         self.prefix: list[int] = []
         self.prefix_cache = None
 
@@ -60,6 +65,7 @@ class LabelScorer:
         template: str = "smollm2",
         default_system: str | None = None,
         dtype: torch.dtype = torch.bfloat16,
+        first_token: bool = False,
     ) -> LabelScorer:
         """Base model (+ LoRA adapter, merged) and LLaMA-Factory's chat template, as in the predict recipe."""
         from llamafactory.data import get_template_and_fix_tokenizer
@@ -75,7 +81,7 @@ class LabelScorer:
             from peft import PeftModel
 
             model = PeftModel.from_pretrained(model, str(adapter_path)).merge_and_unload()
-        return cls(model, tokenizer, chat)
+        return cls(model, tokenizer, chat, first_token=first_token)
 
     def _messages(self, text: str, answer: str = "") -> list[dict[str, str]]:
         return [{"role": "user", "content": user_message(text)}, {"role": "assistant", "content": answer}]
@@ -109,7 +115,9 @@ class LabelScorer:
         batch, n_prefix = len(prompts), len(self.prefix)
         suffixes = [p[n_prefix:] for p in prompts]
         width = max(map(len, suffixes))
-        blocks = [a[: int(n) - 1] for a, n in zip(self.answers.tolist(), self.answer_len, strict=True)]
+        # Label blocks hold each answer's tokens but the last; none when only first tokens are scored.
+        lengths = [] if self.first_token else self.answer_len.tolist()
+        blocks = [a[: n - 1] for a, n in zip(self.answers.tolist(), lengths, strict=False)]
         starts = [width + sum(map(len, blocks[:k])) for k in range(len(blocks))]  # block k's first column
         length = width + sum(map(len, blocks))
 

@@ -1,0 +1,151 @@
+"""Benchmark pieces: timed LLaMA-Factory runs with peak memory, the machine's description, the table.
+
+Every figure comes from a real run on the same model and rows in one process tree, so ratios between rows
+of a table are meaningful even on a noisy machine; absolute numbers move with the machine's load.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import psutil
+
+from .paths import REPO_ROOT
+
+CLI = Path(sys.executable).parent / "llamafactory-cli"
+# Dense bf16 tensor-core peaks (FLOP/s) of GPUs we may run on, for model FLOPs utilisation.
+GPU_PEAK_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L40S": 362e12, "A10": 125e12, "L4": 121e12}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training measurement: a name, what it changes and the overrides that do it."""
+
+    name: str
+    change: str
+    batch: int  # samples per optimizer step (per device x accumulation)
+    overrides: dict = field(default_factory=dict)
+
+
+# The naive LLaMA-Factory run first, then the CPU recipe's levers added one at a time, ending at the recipe.
+_NAIVE = {
+    "default_system": "null",  # the template's own system turn
+    "per_device_train_batch_size": 5,
+    "gradient_accumulation_steps": 4,
+    "train_sampling_strategy": "random",
+    "disable_gradient_checkpointing": "false",
+}
+CPU_CONFIGS = [
+    TrainConfig("naive", "fp32, template's system prompt, batch 5 x 4", 20, {**_NAIVE, "bf16": "false"}),
+    TrainConfig("+ bf16", "bf16 weights and autocast", 20, _NAIVE),
+    TrainConfig("+ no system turn", 'default_system: ""', 20, {**_NAIVE, "default_system": "''"}),
+    TrainConfig(
+        "+ batch 8 x 1",
+        "8 rows per step, no accumulation",
+        8,
+        {"train_sampling_strategy": "random", "disable_gradient_checkpointing": "false"},
+    ),
+    TrainConfig(
+        "+ length grouping", "train_sampling_strategy: group_by_length", 8, {"disable_gradient_checkpointing": "false"}
+    ),
+    TrainConfig("CPU recipe", "+ no gradient checkpointing", 8, {}),
+]
+
+
+def machine() -> dict:
+    """What the numbers were measured on."""
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = {
+        "date": date.today().isoformat(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+    return info
+
+
+class PeakMemory:
+    """Peak resident memory of a process and all its children, sampled every `interval` seconds."""
+
+    def __init__(self, pid: int, interval: float = 0.2) -> None:
+        self.peak = 0
+        self._process = psutil.Process(pid)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, args=(interval,), daemon=True)
+        self._thread.start()
+
+    def _sample(self, interval: float) -> None:
+        while not self._stop.is_set():
+            try:
+                processes = [self._process, *self._process.children(recursive=True)]
+                self.peak = max(self.peak, sum(p.memory_info().rss for p in processes))
+            except psutil.Error:
+                pass
+            self._stop.wait(interval)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def llamafactory(recipe: str | Path, overrides: dict, log: Path, env: dict | None = None) -> dict:
+    """Run `llamafactory-cli train <recipe> k=v ...`; return its all_results.json, wall time and peak RSS."""
+    output_dir = Path(overrides["output_dir"])
+    command = [str(CLI), "train", str(recipe), *(f"{k}={v}" for k, v in overrides.items())]
+    env = dict(os.environ if env is None else env, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    env["PATH"] = f"{CLI.parent}{os.pathsep}{env.get('PATH', '')}"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    with open(log, "w") as out:
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        memory = PeakMemory(process.pid)
+        process.wait()
+        peak = memory.stop()
+    if process.returncode != 0:
+        tail = log.read_text()[-3000:]
+        raise RuntimeError(f"llamafactory-cli train {recipe} failed ({process.returncode}), log {log}:\n{tail}")
+    results = json.loads((output_dir / "all_results.json").read_text())
+    state_path = output_dir / "trainer_state.json"
+    if state_path.is_file():
+        results["num_input_tokens_seen"] = json.loads(state_path.read_text()).get("num_input_tokens_seen")
+    return {**results, "wall_s": time.perf_counter() - start, "peak_rss_gb": peak / 2**30}
+
+
+def markdown_table(rows: list[dict], columns: dict[str, str]) -> str:
+    """A markdown table of `rows`, with `columns` mapping keys to headers; accuracies get 4 decimals, other
+    floats 3 significant digits."""
+
+    def cell(value, key: str) -> str:
+        if value is None:
+            return ""
+        if key == "accuracy":
+            return f"{value:.4f}"
+        if isinstance(value, float):
+            return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+        return str(value)
+
+    lines = ["| " + " | ".join(columns.values()) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(row.get(key), key) for key in columns) + " |" for row in rows]
+    return "\n".join(lines)

@@ -1,0 +1,51 @@
+"""The benchmark's quick mode, end to end on a tiny model and a sample of the real data (as CI runs it)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from conftest import convert_sample
+from emotion_sft.bench import CPU_CONFIGS, markdown_table
+from emotion_sft.paths import REPO_ROOT
+
+
+def test_markdown_table_formats_numbers_and_blanks():
+    table = markdown_table([{"a": "x", "b": 1.23456}, {"a": "y", "b": None}], {"a": "A", "b": "B"})
+    assert table.splitlines() == ["| A | B |", "|---|---|", "| x | 1.23 |", "| y |  |"]
+
+
+def test_configs_start_naive_and_end_at_the_recipe():
+    assert CPU_CONFIGS[0].name == "naive" and CPU_CONFIGS[0].overrides["bf16"] == "false"
+    assert CPU_CONFIGS[-1].name == "CPU recipe" and CPU_CONFIGS[-1].overrides == {}
+
+
+@pytest.mark.slow
+def test_quick_benchmark_runs_every_section(tiny_llama, emotion_dir, tmp_path):
+    import subprocess
+
+    root = convert_sample(emotion_dir, tmp_path / "data-root", 40, 16, 16)
+    output = tmp_path / "bench"
+    command = [sys.executable, REPO_ROOT / "scripts" / "bench.py", "--quick", "--model", tiny_llama]
+    command += ["--dataset-dir", root, "--output-dir", output, "--adapter", tmp_path / "none"]
+    result = subprocess.run(list(map(str, command)), capture_output=True, text=True, cwd=REPO_ROOT, timeout=1200)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads((output / "bench.json").read_text())
+    train = report["train"]
+    assert [row["config"] for row in train] == [c.name for c in CPU_CONFIGS]
+    assert all(row["samples"] == 20 and row["samples_per_s"] > 0 and row["peak_rss_gb"] > 0.1 for row in train)
+    # The template's default system turn is what the recipe drops: naive samples must be longer.
+    assert train[0]["tokens_per_sample"] > train[-1]["tokens_per_sample"] + 10
+    scoring = report["scoring"]
+    assert report["scoring_adapter"] == train[-1]["adapter"]  # no trained adapter given: the bench's own
+    assert [row["rows"] for row in scoring] == [16, 16, 16]
+    assert all(0 <= row["accuracy"] <= 1 and row["samples_per_s"] > 0 for row in scoring)
+    assert [row["stage"] for row in report["encoder"]] == ["train", "predict"]
+    import torch
+
+    if not torch.cuda.is_available():
+        assert report["gpu"] == [] and "GPU**: skipped, no CUDA device" in result.stdout
+    markdown = (output / "bench.md").read_text()
+    assert markdown in result.stdout and "| naive |" in markdown and "| CPU recipe |" in markdown
