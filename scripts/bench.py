@@ -16,6 +16,7 @@ Sections, each measured in this one run on the same model and rows, so their rat
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import re
 import sys
@@ -100,11 +101,10 @@ def scoring_section(args, adapter: Path) -> list[dict]:
     import yaml
 
     recipe = yaml.safe_load(PREDICT_RECIPE.read_text())
-    for first_token, method in [(False, "label scoring (whole label)"), (True, "label scoring (first token)")]:
+    whole = LabelScorer.load(args.model, adapter, recipe["template"], recipe.get("default_system"), torch.bfloat16)
+    first = dataclasses.replace(whole, first_token=True)  # the same loaded model, scored differently
+    for scorer, method in [(whole, "label scoring (whole label)"), (first, "label scoring (first token)")]:
         print(f"[bench] {method}", flush=True)
-        scorer = LabelScorer.load(
-            args.model, adapter, recipe["template"], recipe.get("default_system"), torch.bfloat16, first_token
-        )
         start = time.perf_counter()
         results = scorer.classify([r["input"] for r in test], progress=False)
         seconds = time.perf_counter() - start
@@ -145,7 +145,7 @@ def gpu_section(args) -> list[dict]:
     with torch.device("meta"):
         params = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(args.model)).num_parameters()
     kernels = ["sdpa"] + (["fa2"] if importlib.util.find_spec("flash_attn") else [])
-    configs = [TrainConfig(f"GPU bf16 {k}", f"{name}, attention {k}", 32, {"flash_attn": k}) for k in kernels]
+    configs = [TrainConfig(f"GPU bf16 {k}", f"{name}, attention {k}", {"flash_attn": k}) for k in kernels]
     gpu = {"use_cpu": "false", "bf16": "true", "per_device_train_batch_size": 32, "dataloader_num_workers": 2}
     rows = train_section(configs, args, gpu)
     for row in rows:  # LoRA: forward 2N + backward through activations 2N FLOPs per token (frozen weights)

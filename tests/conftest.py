@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from emotion_sft.bench import CLI, llamafactory_env
 from emotion_sft.paths import REPO_ROOT
 
 # The real CARER/DAIR.AI files live beside the project (../shared/data/emotion), never inside it.
@@ -62,15 +63,6 @@ def convert_sample(emotion_dir: Path, root: Path, train: int, validation: int, t
     )
     assert result.returncode == 0, result.stderr
     return root
-
-
-CLI = Path(sys.executable).parent / "llamafactory-cli"  # the one installed beside this interpreter
-
-
-def llamafactory_env(**extra: str) -> dict[str, str]:
-    """Offline, and with the venv's bin first on PATH: LLaMA-Factory starts `torchrun` by name."""
-    path = f"{CLI.parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    return dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", PATH=path, **extra)
 
 
 def llamafactory(recipe: str, env: dict[str, str] | None = None, **overrides) -> subprocess.CompletedProcess[str]:

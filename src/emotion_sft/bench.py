@@ -21,7 +21,7 @@ import psutil
 
 from .paths import REPO_ROOT
 
-CLI = Path(sys.executable).parent / "llamafactory-cli"
+CLI = Path(sys.executable).parent / "llamafactory-cli"  # the one installed beside this interpreter
 # Dense bf16 tensor-core peaks (FLOP/s) of GPUs we may run on, for model FLOPs utilisation.
 GPU_PEAK_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L40S": 362e12, "A10": 125e12, "L4": 121e12}
 
@@ -32,7 +32,6 @@ class TrainConfig:
 
     name: str
     change: str
-    batch: int  # samples per optimizer step (per device x accumulation)
     overrides: dict = field(default_factory=dict)
 
 
@@ -45,19 +44,18 @@ _NAIVE = {
     "disable_gradient_checkpointing": "false",
 }
 CPU_CONFIGS = [
-    TrainConfig("naive", "fp32, template's system prompt, batch 5 x 4", 20, {**_NAIVE, "bf16": "false"}),
-    TrainConfig("+ bf16", "bf16 weights and autocast", 20, _NAIVE),
-    TrainConfig("+ no system turn", 'default_system: ""', 20, {**_NAIVE, "default_system": "''"}),
+    TrainConfig("naive", "fp32, template's system prompt, batch 5 x 4", {**_NAIVE, "bf16": "false"}),
+    TrainConfig("+ bf16", "bf16 weights and autocast", _NAIVE),
+    TrainConfig("+ no system turn", 'default_system: ""', {**_NAIVE, "default_system": "''"}),
     TrainConfig(
         "+ batch 8 x 1",
         "8 rows per step, no accumulation",
-        8,
         {"train_sampling_strategy": "random", "disable_gradient_checkpointing": "false"},
     ),
     TrainConfig(
-        "+ length grouping", "train_sampling_strategy: group_by_length", 8, {"disable_gradient_checkpointing": "false"}
+        "+ length grouping", "train_sampling_strategy: group_by_length", {"disable_gradient_checkpointing": "false"}
     ),
-    TrainConfig("CPU recipe", "+ no gradient checkpointing", 8, {}),
+    TrainConfig("CPU recipe", "+ no gradient checkpointing", {}),
 ]
 
 
@@ -110,12 +108,17 @@ class PeakMemory:
         return self.peak
 
 
-def llamafactory(recipe: str | Path, overrides: dict, log: Path, env: dict | None = None) -> dict:
+def llamafactory_env(**extra: str) -> dict[str, str]:
+    """Offline, and with this venv's bin first on PATH: LLaMA-Factory starts `torchrun` by name."""
+    path = f"{CLI.parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", PATH=path, **extra)
+
+
+def llamafactory(recipe: str | Path, overrides: dict, log: Path) -> dict:
     """Run `llamafactory-cli train <recipe> k=v ...`; return its all_results.json, wall time and peak RSS."""
     output_dir = Path(overrides["output_dir"])
     command = [str(CLI), "train", str(recipe), *(f"{k}={v}" for k, v in overrides.items())]
-    env = dict(os.environ if env is None else env, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
-    env["PATH"] = f"{CLI.parent}{os.pathsep}{env.get('PATH', '')}"
+    env = llamafactory_env()
     log.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     with open(log, "w") as out:
