@@ -175,11 +175,11 @@ def main() -> int:
     args.encoder_rows = args.encoder_rows or (64 if args.quick else 1024)
     sections = set(args.sections.split(","))
     for path, what in [
-        (args.model / "config.json", "model (make model)"),
-        (args.dataset_dir / "dataset_info.json", "registry (make data)"),
+        (args.model / "config.json", "make model"),
+        (args.dataset_dir / "dataset_info.json", "make data"),
     ]:
         if not path.is_file():
-            print(f"error: {path} not found: run {what} first", file=sys.stderr)
+            print(f"error: {path} not found: run `{what}` first", file=sys.stderr)
             return 1
 
     report = {"machine": machine(), "quick": args.quick, "model": str(args.model)}
