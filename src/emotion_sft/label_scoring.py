@@ -10,7 +10,7 @@ It is fast because it computes only what the scores need:
   cache reused; rows are sorted by length so batches carry little padding;
 - one forward pass per batch scores all six labels: the labels' tokens ride behind the prompt in
   separate blocks under a tree-shaped attention mask, and the vocabulary projection runs only at the
-  positions a score reads;
+  positions a score reads (in float32, so that bf16 rounding cannot tie two labels);
 - the LoRA adapter is merged into the base weights before scoring.
 """
 
@@ -56,6 +56,11 @@ class LabelScorer:
             raise ValueError("first-token scoring needs labels whose first tokens differ")
         self.prefix: list[int] = []
         self.prefix_cache = None
+        # The vocabulary projection in float32 even for a bfloat16 model: bf16 logits (8 bits of mantissa)
+        # tie two labels in about 1 row in 250, and a tie goes to whichever label comes first.
+        head = self.model.get_output_embeddings()
+        self.head_weight = head.weight.detach().float()
+        self.head_bias = None if head.bias is None else head.bias.detach().float()
 
     @classmethod
     def load(
@@ -145,15 +150,15 @@ class LabelScorer:
             cache = copy.deepcopy(self.prefix_cache)
             cache.batch_repeat_interleave(batch)
         keep = torch.arange(width - 1, length)  # the prompt's last token, then every label-block token
-        logits = self.model(
+        hidden = self.model.get_decoder()(
             input_ids=ids,
             attention_mask=visible.unsqueeze(1),
             position_ids=positions,
             past_key_values=cache,
             use_cache=False,
-            logits_to_keep=keep,
-        ).logits
-        logp = torch.log_softmax(logits.float(), dim=-1)  # (batch, len(keep), vocab)
+        ).last_hidden_state[:, keep]
+        logits = torch.nn.functional.linear(hidden.float(), self.head_weight, self.head_bias)
+        logp = torch.log_softmax(logits, dim=-1)  # (batch, len(keep), vocab)
         scores = logp[:, 0, self.answers[:, 0]]  # every label's first token, after the prompt
         for k, (block, start) in enumerate(zip(blocks, starts, strict=True)):
             targets = self.answers[k, 1 : len(block) + 1]
