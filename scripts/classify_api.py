@@ -31,11 +31,17 @@ def main() -> None:
     parser.add_argument("--file", help="file with one sentence per line ('-' for stdin)")
     parser.add_argument("--url", default=os.getenv("API_URL", DEFAULT_URL), help=f"server (default {DEFAULT_URL})")
     parser.add_argument("--api-key", default=os.getenv("API_KEY"), help="the server's API_KEY, if it set one")
+    parser.add_argument(
+        "--instruction",
+        action="store_true",
+        help="send the instruction before each sentence, for adapters trained on emotion_train (the paper's recipes); "
+        "the CPU recipe trains on emotion_train_text, the sentence alone",
+    )
     args = parser.parse_args()
     sentences = args.sentences + (read_sentences(args.file) if args.file else [])
     if not sentences:
         parser.error("give sentences as arguments or with --file")
-    client = EmotionClient(args.url, args.api_key)
+    client = EmotionClient(args.url, args.api_key, instruction=args.instruction)
     try:
         results = client.classify(sentences, progress=len(sentences) > 1)
     except (APIError, ValueError) as error:

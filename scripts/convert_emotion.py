@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from emotion_sft.converter import DATASET_NAMES, DataError, class_counts, convert
+from emotion_sft.converter import DATASET_NAMES, TEXT_ONLY_NAMES, DataError, class_counts, convert
 from emotion_sft.paths import DATA_DIR, DATASET_INFO, HUB_DATASET
 
 
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"\nrows per split and class ({time.perf_counter() - start:.1f} s):")
     print(class_counts(splits).to_string())
-    names = ", ".join(DATASET_NAMES[split] for split in splits)
+    names = ", ".join(f"{DATASET_NAMES[split]} and {TEXT_ONLY_NAMES[split]}" for split in splits)
     print(f"\nwrote {len(splits)} files to {args.output_dir}/ and registered {names} in {args.dataset_info}")
     return 0
 

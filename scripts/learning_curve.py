@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 import yaml
 
-from emotion_sft.converter import read_alpaca
+from emotion_sft.converter import read_alpaca, uses_instruction
 from emotion_sft.fileio import DataError, dumps_json, write_text_atomic
 from emotion_sft.label_scoring import LabelScorer
 from emotion_sft.metrics import score
@@ -55,12 +55,13 @@ def main() -> int:
             f"error: {args.run}: no checkpoint-N adapters; train with save_steps (make learning-curve)", file=sys.stderr
         )
         return 1
+    recipe = yaml.safe_load(args.recipe.read_text())
     try:
         test = read_alpaca(args.data)[: args.limit]
+        instruction = uses_instruction(recipe)
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    recipe = yaml.safe_load(args.recipe.read_text())
     model = args.model or recipe["model_name_or_path"]
     per_step = samples_per_step(args.run)
     print(
@@ -73,7 +74,13 @@ def main() -> int:
     for step, adapter in [(0, None), *found]:
         start = time.perf_counter()
         scorer = LabelScorer.load(
-            model, adapter, recipe["template"], recipe.get("default_system"), torch.bfloat16, args.first_token
+            model,
+            adapter,
+            recipe["template"],
+            recipe.get("default_system"),
+            torch.bfloat16,
+            args.first_token,
+            instruction,
         )
         pred = [r["predict"] for r in scorer.classify(texts, progress=False)]
         metrics = score(gold, pred)

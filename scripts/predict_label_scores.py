@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from emotion_sft.converter import read_alpaca
+from emotion_sft.converter import read_alpaca, uses_instruction
 from emotion_sft.fileio import DataError
 from emotion_sft.label_scoring import LabelScorer
 from emotion_sft.paths import DATA_DIR, REPO_ROOT
@@ -53,14 +53,22 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {path}: no such model or adapter folder (run `make model train` first)", file=sys.stderr)
             return 1
     dtype = torch.float32 if args.fp32 else torch.bfloat16
+    try:
+        instruction = uses_instruction(recipe)
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(
-        f"model: {model}\nadapter: {adapter}\ntemplate: {recipe['template']}, system: {recipe.get('default_system')!r}"
+        f"model: {model}\nadapter: {adapter}\ntemplate: {recipe['template']}, "
+        f"system: {recipe.get('default_system')!r}, instruction: {'yes' if instruction else 'no (the text alone)'}"
         f"\ndata: {args.data} ({len(records)} rows)\ndtype: {dtype}, batch size: {args.batch_size}, "
         f"threads: {torch.get_num_threads()}, scoring: {'first token' if args.first_token else 'whole label'}"
     )
 
     start = time.perf_counter()
-    scorer = LabelScorer.load(model, adapter, recipe["template"], recipe.get("default_system"), dtype, args.first_token)
+    scorer = LabelScorer.load(
+        model, adapter, recipe["template"], recipe.get("default_system"), dtype, args.first_token, instruction
+    )
     loaded = time.perf_counter()
     results = scorer.classify([r["input"] for r in records], batch_size=args.batch_size)
     done = time.perf_counter()

@@ -90,8 +90,9 @@ def test_board_lists_and_previews_the_emotion_dataset(board):
             page.get_by_label("Dataset", exact=True).first.click()  # the Train tab's (Evaluate has one too)
             options = page.get_by_role("option")
             options.first.wait_for()
-            assert options.all_inner_texts() == ["emotion_train", "emotion_validation", "emotion_test"]
-            page.get_by_role("option", name="emotion_train", exact=True).click()
+            names = [f"emotion_{split}{kind}" for kind in ("", "_text") for split in ("train", "validation", "test")]
+            assert options.all_inner_texts() == names
+            page.get_by_role("option", name="emotion_train_text", exact=True).click()  # the CPU recipe's
             page.keyboard.press("Escape")
             page.get_by_role("button", name="Preview dataset").click()
             page.get_by_text(first["input"]).first.wait_for(timeout=30_000)  # a real sentence from train.txt

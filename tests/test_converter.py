@@ -13,6 +13,8 @@ from conftest import run_script
 from emotion_sft.converter import (
     ALPACA_COLUMNS,
     DATASET_NAMES,
+    TEXT_ONLY_COLUMNS,
+    TEXT_ONLY_NAMES,
     class_counts,
     convert,
     load_splits,
@@ -84,6 +86,8 @@ def test_rerun_is_byte_identical_and_keeps_other_registry_entries(tmp_path):
     assert registry["my_data"] == {"file_name": "mine.json"}
     assert registry["emotion_train"]["file_name"] == "out/emotion_train.json"  # relative to the registry's folder
     assert registry["emotion_test"]["columns"] == ALPACA_COLUMNS
+    # The same file again, registered without the instruction column (the CPU recipe's user turn).
+    assert registry["emotion_test_text"] == {**registry["emotion_test"], "columns": TEXT_ONLY_COLUMNS}
 
 
 def test_file_names_are_relative_to_the_registry_folder(tmp_path):
@@ -94,8 +98,10 @@ def test_file_names_are_relative_to_the_registry_folder(tmp_path):
 def test_committed_registry_matches_what_the_converter_writes():
     """The top-level dataset_info.json is committed; it must be what the default conversion produces."""
     registry = json.loads(DATASET_INFO.read_text())
-    for name in DATASET_NAMES.values():
+    for split, name in DATASET_NAMES.items():
         assert registry[name] == registry_entry(DATA_DIR / f"{name}.json", DATASET_INFO)
+        text_only = registry_entry(DATA_DIR / f"{name}.json", DATASET_INFO, TEXT_ONLY_COLUMNS)
+        assert registry[TEXT_ONLY_NAMES[split]] == text_only
 
 
 def _write_table(path: Path, rows, labels=None) -> None:

@@ -7,12 +7,13 @@ import json
 import pytest
 
 from conftest import convert_sample
-from emotion_sft.labels import INSTRUCTION, LABELS
+from emotion_sft.labels import INSTRUCTION, LABELS, user_message
 
 pytestmark = pytest.mark.slow
 
 
-def test_registry_loads_through_llamafactory_get_dataset(emotion_dir, smollm2_tokenizer_dir, tmp_path):
+@pytest.mark.parametrize("suffix", ["", "_text"])
+def test_registry_loads_through_llamafactory_get_dataset(suffix, emotion_dir, smollm2_tokenizer_dir, tmp_path):
     from llamafactory.data import get_dataset, get_template_and_fix_tokenizer
     from llamafactory.hparams import get_train_args
     from llamafactory.model import load_tokenizer
@@ -28,8 +29,8 @@ def test_registry_loads_through_llamafactory_get_dataset(emotion_dir, smollm2_to
             "finetuning_type": "lora",
             "template": "smollm2",
             "dataset_dir": str(data_dir),
-            "dataset": "emotion_train",
-            "eval_dataset": "emotion_validation,emotion_test",
+            "dataset": f"emotion_train{suffix}",
+            "eval_dataset": f"emotion_validation{suffix},emotion_test{suffix}",
             "eval_on_each_dataset": True,
             "cutoff_len": 256,
             "output_dir": str(tmp_path / "out"),
@@ -45,12 +46,15 @@ def test_registry_loads_through_llamafactory_get_dataset(emotion_dir, smollm2_to
 
     train, evals = module["train_dataset"], module["eval_dataset"]
     assert len(train) == 40
-    assert {name: len(ds) for name, ds in evals.items()} == {"emotion_validation": 12, "emotion_test": 12}
+    assert {name: len(ds) for name, ds in evals.items()} == {f"emotion_{s}{suffix}": 12 for s in ("validation", "test")}
     records = json.loads((data_dir / "data" / "emotion_train.json").read_text())
     for row, record in zip(train, records, strict=True):
         prompt = tokenizer.decode(row["input_ids"])
         answer = tokenizer.decode([t for t, y in zip(row["input_ids"], row["labels"], strict=True) if y != -100])
-        # User turn = the package's instruction, then the text; the supervised part is the label alone.
-        assert f"<|im_start|>user\n{INSTRUCTION}\n{record['input']}<|im_end|>" in prompt
+        # User turn = the package's instruction, then the text (the text alone for the `_text` datasets),
+        # exactly as labels.user_message builds it; the supervised part is the label alone.
+        user = user_message(record["input"], instruction=not suffix)
+        assert user.startswith(INSTRUCTION) != bool(suffix)
+        assert f"<|im_start|>user\n{user}<|im_end|>" in prompt
         assert answer.strip() == f"{record['output']}<|im_end|>"
         assert record["output"] in LABELS

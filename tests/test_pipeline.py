@@ -6,12 +6,14 @@ about a minute; everything else (recipes, template, data, CLI, scorer) is what u
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
 from conftest import CLI, convert_sample, free_port, llamafactory, llamafactory_env, run_script, serving
+from emotion_sft.converter import uses_instruction
 from emotion_sft.labels import LABELS
 from emotion_sft.parser import UNPARSED
 from emotion_sft.paths import REPO_ROOT
@@ -89,7 +91,10 @@ def scorer(run, tiny_llama):
     from emotion_sft.label_scoring import LabelScorer
 
     recipe = yaml.safe_load((REPO_ROOT / "examples" / "smollm2_lora_predict.yaml").read_text())
-    return LabelScorer.load(tiny_llama, run / "sft", recipe["template"], recipe["default_system"], torch.float32)
+    instruction = uses_instruction(recipe)  # False: the CPU recipe trains on the text alone
+    return LabelScorer.load(
+        tiny_llama, run / "sft", recipe["template"], recipe["default_system"], torch.float32, False, instruction
+    )
 
 
 def test_label_scorer_builds_llamafactorys_exact_prompt(run, scorer):
@@ -104,17 +109,20 @@ def test_label_scores_equal_a_plain_forward_pass(run, scorer):
     import torch
 
     texts = [r["input"] for r in json.loads((run / "data" / "emotion_test.json").read_text())][:5]
-    fast = scorer.score(texts, batch_size=3, progress=False)
-    assert scorer.prefix and len(scorer.prefix) > 10  # system prompt and instruction are cached once
-    for i, text in enumerate(texts):
-        prompt = scorer.prompt_ids(text)
-        for k in range(len(scorer.labels)):
-            answer = scorer.answers[k, : scorer.answer_len[k]].tolist()
-            ids = torch.tensor([prompt + answer])
-            with torch.inference_mode():
-                logp = torch.log_softmax(scorer.model(input_ids=ids).logits[0].float(), -1)
-            expected = sum(logp[len(prompt) - 1 + j, t].item() for j, t in enumerate(answer))
-            assert fast[i, k] == pytest.approx(expected, abs=1e-3)
+    # The recipe's prompt (the text alone) and the paper's (the instruction first: a long shared prefix).
+    for variant in [scorer, dataclasses.replace(scorer, instruction=True)]:
+        fast = variant.score(texts, batch_size=3, progress=False)
+        assert variant.prefix == variant.prompt_ids("x")[: len(variant.prefix)]
+        assert (len(variant.prefix) > 10) == variant.instruction  # the instruction is cached once
+        for i, text in enumerate(texts):
+            prompt = variant.prompt_ids(text)
+            for k in range(len(variant.labels)):
+                answer = variant.answers[k, : variant.answer_len[k]].tolist()
+                ids = torch.tensor([prompt + answer])
+                with torch.inference_mode():
+                    logp = torch.log_softmax(variant.model(input_ids=ids).logits[0].float(), -1)
+                expected = sum(logp[len(prompt) - 1 + j, t].item() for j, t in enumerate(answer))
+                assert fast[i, k] == pytest.approx(expected, abs=1e-3)
 
 
 def test_first_token_scores_equal_a_plain_forward_pass(run, tiny_llama):
@@ -125,7 +133,7 @@ def test_first_token_scores_equal_a_plain_forward_pass(run, tiny_llama):
 
     recipe = yaml.safe_load((REPO_ROOT / "examples" / "smollm2_lora_predict.yaml").read_text())
     scorer = LabelScorer.load(
-        tiny_llama, run / "sft", recipe["template"], recipe["default_system"], torch.float32, True
+        tiny_llama, run / "sft", recipe["template"], recipe["default_system"], torch.float32, True, False
     )
     texts = [r["input"] for r in json.loads((run / "data" / "emotion_test.json").read_text())][:5]
     fast = scorer.score(texts, batch_size=3, progress=False)

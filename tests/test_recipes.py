@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from emotion_sft.converter import DATASET_NAMES
+from emotion_sft.converter import DATASET_NAMES, TEXT_ONLY_NAMES, uses_instruction
 from emotion_sft.paths import REPO_ROOT
 
 EXAMPLES = REPO_ROOT / "examples"
@@ -50,13 +50,23 @@ def test_train_and_predict_recipes_parse(path):
     assert data_args.dataset_dir == "." and (REPO_ROOT / data_args.dataset_dir / "dataset_info.json").is_file()
     registered = json.loads((REPO_ROOT / "dataset_info.json").read_text())
     for name in [*(data_args.dataset or []), *(data_args.eval_dataset or [])]:
-        assert name in registered and name in DATASET_NAMES.values()
+        assert name in registered and name in [*DATASET_NAMES.values(), *TEXT_ONLY_NAMES.values()]
     if training_args.do_predict:
-        assert data_args.eval_dataset == ["emotion_test"] and training_args.predict_with_generate
+        assert data_args.eval_dataset in (["emotion_test"], ["emotion_test_text"])
+        assert training_args.predict_with_generate
         assert generating_args.do_sample is False and generating_args.max_new_tokens <= 16
         assert model_args.adapter_name_or_path
     else:
-        assert training_args.do_train and data_args.dataset == ["emotion_train"]
+        assert training_args.do_train and data_args.dataset in (["emotion_train"], ["emotion_train_text"])
+
+
+@pytest.mark.parametrize("model", ["llama3", "smollm2"])
+def test_predict_recipes_prompt_as_their_training_recipe(model):
+    """The paper's recipes keep the seed's instruction; the CPU recipe sends the text alone; either way the
+    predict recipe must build the user turn its adapter was trained on."""
+    train, predict = load(EXAMPLES / f"{model}_lora_sft.yaml"), load(EXAMPLES / f"{model}_lora_predict.yaml")
+    assert uses_instruction(train) == uses_instruction(predict) == (model == "llama3")
+    assert train.get("default_system") == predict.get("default_system")
 
 
 def test_paper_recipe_has_the_papers_hyperparameters():

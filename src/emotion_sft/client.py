@@ -1,7 +1,8 @@
 """Client for a fine-tuned model served by `llamafactory-cli api` (OpenAI-compatible chat completions).
 
-Each sentence is sent as the same user turn the model was trained on (instruction + newline + text); the
-server's inference recipe supplies the template and the system prompt. The answer goes through the
+Each sentence is sent as the same user turn the model was trained on (the text alone for the CPU recipe,
+instruction + newline + text for the paper's); the server's inference recipe supplies the template and the
+system prompt. The answer goes through the
 project's parser, so the client returns one of the labels (or `unparsed`).
 """
 
@@ -31,7 +32,10 @@ class Classification:
 
 
 class EmotionClient:
-    def __init__(self, base_url: str = DEFAULT_URL, api_key: str | None = None, timeout: float = 120.0):
+    def __init__(
+        self, base_url: str = DEFAULT_URL, api_key: str | None = None, timeout: float = 120.0, instruction: bool = False
+    ):
+        self.instruction = instruction  # True for adapters trained on the instruction datasets (emotion_train)
         self.url = base_url.rstrip("/") + "/v1/chat/completions"
         self.timeout = timeout
         self.session = requests.Session()
@@ -41,7 +45,7 @@ class EmotionClient:
     def classify_one(self, text: str) -> Classification:
         if not text.strip():
             raise ValueError("cannot classify an empty sentence")
-        body = {"model": "emotion-sft", "messages": [{"role": "user", "content": user_message(text)}]}
+        body = {"model": "emotion-sft", "messages": [{"role": "user", "content": user_message(text, self.instruction)}]}
         try:
             response = self.session.post(self.url, json=body, timeout=self.timeout)
         except requests.ConnectionError as error:

@@ -24,6 +24,7 @@ import pandas as pd
 
 from .fileio import DataError, dumps_json, numbered_lines, read_text, write_text_atomic
 from .labels import INSTRUCTION, LABELS, label_name
+from .paths import REPO_ROOT
 
 SPLITS = ("train", "validation", "test")
 # File stems accepted for each split (a hub shard `validation-00000-of-00001` counts as `validation`).
@@ -32,6 +33,11 @@ SPLIT_STEMS = {"train": ("train",), "validation": ("validation", "val", "valid",
 SUBFOLDERS = ("", "split", "data")
 DATASET_NAMES = {split: f"emotion_{split}" for split in SPLITS}
 ALPACA_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output"}
+# The same files registered a second time without the instruction column, so that the user turn is the
+# text alone: a model fine-tuned on one task learns it from the answers, and the instruction is a quarter
+# of the tokens the CPU recipe trains on. The paper recipe keeps the seed's instruction.
+TEXT_ONLY_NAMES = {split: f"emotion_{split}_text" for split in SPLITS}
+TEXT_ONLY_COLUMNS = {"prompt": None, "query": "input", "response": "output"}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -234,10 +240,10 @@ def read_alpaca(path: str | os.PathLike[str]) -> list[dict[str, str]]:
     return records
 
 
-def registry_entry(data_file: Path, dataset_info: Path) -> dict:
+def registry_entry(data_file: Path, dataset_info: Path, columns: Mapping[str, str | None] = ALPACA_COLUMNS) -> dict:
     """A `dataset_info.json` record whose `file_name` is relative to the registry's folder (= `dataset_dir`)."""
     relative = Path(os.path.relpath(data_file.resolve(), dataset_info.resolve().parent)).as_posix()
-    return {"file_name": relative, "formatting": "alpaca", "columns": dict(ALPACA_COLUMNS)}
+    return {"file_name": relative, "formatting": "alpaca", "columns": dict(columns)}
 
 
 def read_registry(dataset_info: Path) -> dict:
@@ -251,6 +257,18 @@ def read_registry(dataset_info: Path) -> dict:
     if not isinstance(registry, dict):
         raise DataError(dataset_info, "expected a JSON object mapping dataset names to records")
     return registry
+
+
+def uses_instruction(recipe: Mapping, dataset_dir: Path | None = None) -> bool:
+    """Whether the user turns of a recipe's dataset (`eval_dataset`, else `dataset`) start with the
+    instruction: yes unless its `dataset_info.json` entry maps no column to the prompt. The registry is
+    read from `dataset_dir`, by default the recipe's own (relative to the repo root, as `make` runs it)."""
+    dataset_dir = dataset_dir or REPO_ROOT / recipe.get("dataset_dir", "data")
+    name = str(recipe.get("eval_dataset") or recipe.get("dataset") or "").split(",")[0].strip()
+    registry = read_registry(dataset_dir / "dataset_info.json")
+    if name not in registry:
+        raise DataError(dataset_dir / "dataset_info.json", f"no dataset {name!r} registered (run `make data`)")
+    return registry[name].get("columns", {}).get("prompt", "instruction") is not None
 
 
 def class_counts(splits: Mapping[str, list[Example]]) -> pd.DataFrame:
@@ -280,6 +298,8 @@ def convert(
     outputs = {split: output_dir / f"{DATASET_NAMES[split]}.json" for split in SPLITS}
     for split in SPLITS:
         registry[DATASET_NAMES[split]] = registry_entry(outputs[split], dataset_info)
+    for split in SPLITS:
+        registry[TEXT_ONLY_NAMES[split]] = registry_entry(outputs[split], dataset_info, TEXT_ONLY_COLUMNS)
     for split in SPLITS:
         write_text_atomic(outputs[split], dumps_json(to_alpaca(splits[split])))
     write_text_atomic(dataset_info, dumps_json(registry))

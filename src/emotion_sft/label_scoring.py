@@ -34,6 +34,7 @@ class LabelScorer:
     tokenizer: object
     template: object
     labels: tuple[str, ...] = LABELS
+    instruction: bool = True  # whether the user turn starts with the instruction (see labels.user_message)
     # Score only each label's first token: one position per row instead of one per label token. Exact
     # ranking whenever the rest of a label follows from its first token (distinct first tokens required).
     first_token: bool = False
@@ -71,8 +72,10 @@ class LabelScorer:
         default_system: str | None = None,
         dtype: torch.dtype = torch.bfloat16,
         first_token: bool = False,
+        instruction: bool = True,
     ) -> LabelScorer:
-        """Base model (+ LoRA adapter, merged) and LLaMA-Factory's chat template, as in the predict recipe."""
+        """Base model (+ LoRA adapter, merged) and LLaMA-Factory's chat template, as in the predict recipe;
+        `instruction`: whether the adapter was trained with the instruction in the user turn."""
         from llamafactory.data import get_template_and_fix_tokenizer
         from llamafactory.hparams import DataArguments
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -86,10 +89,13 @@ class LabelScorer:
             from peft import PeftModel
 
             model = PeftModel.from_pretrained(model, str(adapter_path)).merge_and_unload()
-        return cls(model, tokenizer, chat, first_token=first_token)
+        return cls(model, tokenizer, chat, first_token=first_token, instruction=instruction)
 
     def _messages(self, text: str, answer: str = "") -> list[dict[str, str]]:
-        return [{"role": "user", "content": user_message(text)}, {"role": "assistant", "content": answer}]
+        return [
+            {"role": "user", "content": user_message(text, self.instruction)},
+            {"role": "assistant", "content": answer},
+        ]
 
     def prompt_ids(self, text: str) -> list[int]:
         return self.template.encode_oneturn(self.tokenizer, self._messages(text))[0]

@@ -14,9 +14,10 @@ LABELS: tuple[str, ...] = ("sadness", "joy", "love", "anger", "fear", "surprise"
 INSTRUCTION = "Do emotion classification for data in the following text."
 
 
-def user_message(text: str) -> str:
-    """The user turn LLaMA-Factory builds from an Alpaca record: instruction and input joined by a newline."""
-    return f"{INSTRUCTION}\n{text}"
+def user_message(text: str, instruction: bool = True) -> str:
+    """The user turn LLaMA-Factory builds from an Alpaca record: instruction and input joined by a newline,
+    or the input alone for a dataset registered without the instruction column (the `_text` datasets)."""
+    return f"{INSTRUCTION}\n{text}" if instruction else text
 
 
 def label_name(value: object) -> str:
