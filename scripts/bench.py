@@ -1,13 +1,16 @@
 #!/usr/bin/env python
 """Benchmark training and scoring on this machine; print a markdown table and write JSON.
 
-    python scripts/bench.py                 # ~15 min on 2 cores: 160 training rows, the full test split
+    python scripts/bench.py                 # ~20 min on 2 cores: 320 training rows, the full test split
     python scripts/bench.py --quick         # a few rows of each, ~3 min (CI runs this)
 
 Sections, each measured in this one run on the same model and rows, so their ratios compare:
 1. LoRA SFT through `llamafactory-cli train`: a naive LLaMA-Factory run (fp32, the template's default
-   system prompt, batch 5 x 4) and then the CPU recipe's levers one by one, ending with the recipe itself.
-2. Test-split classification: `do_predict` with generation against label scoring, with both accuracies.
+   system prompt, the seed's instruction, batch 5 x 4) and then the CPU recipe's levers one by one, ending
+   with the recipe itself.
+2. Test-split classification: `do_predict` with generation against label scoring, with both accuracies,
+   and the compute ceiling: the rate at which this machine's best bf16 matrix product could run the
+   tokens every scorer must process.
 3. The encoder baseline's training and prediction throughput.
 4. On a CUDA machine only: SmolLM2 LoRA SFT in bf16 with SDPA (and FlashAttention-2 if installed), with
    tokens/s and model FLOPs utilisation.
@@ -23,8 +26,16 @@ import sys
 import time
 from pathlib import Path
 
-from emotion_sft.bench import CPU_CONFIGS, GPU_PEAK_FLOPS, TrainConfig, llamafactory, machine, markdown_table
-from emotion_sft.converter import read_alpaca
+from emotion_sft.bench import (
+    CPU_CONFIGS,
+    GPU_PEAK_FLOPS,
+    TrainConfig,
+    llamafactory,
+    machine,
+    markdown_table,
+    matmul_flops,
+)
+from emotion_sft.converter import read_alpaca, uses_instruction
 from emotion_sft.fileio import dumps_json, write_text_atomic
 from emotion_sft.paths import MODELS_DIR, REPO_ROOT, SAVES_DIR
 from emotion_sft.predictions import read_predictions
@@ -101,7 +112,10 @@ def scoring_section(args, adapter: Path) -> list[dict]:
     import yaml
 
     recipe = yaml.safe_load(PREDICT_RECIPE.read_text())
-    whole = LabelScorer.load(args.model, adapter, recipe["template"], recipe.get("default_system"), torch.bfloat16)
+    instruction = uses_instruction(recipe, args.dataset_dir)
+    whole = LabelScorer.load(
+        args.model, adapter, recipe["template"], recipe.get("default_system"), torch.bfloat16, False, instruction
+    )
     first = dataclasses.replace(whole, first_token=True)  # the same loaded model, scored differently
     for scorer, method in [(whole, "label scoring (whole label)"), (first, "label scoring (first token)")]:
         print(f"[bench] {method}", flush=True)
@@ -110,9 +124,31 @@ def scoring_section(args, adapter: Path) -> list[dict]:
         seconds = time.perf_counter() - start
         correct = sum(r["predict"] == t["output"] for r, t in zip(results, test, strict=True))
         rows.append({"method": method, "rows": n, "samples_per_s": n / seconds, "accuracy": correct / n})
+    rows.append(compute_ceiling(first, [r["input"] for r in test]))
     for row in rows:
         row["speedup"] = row["samples_per_s"] / rows[0]["samples_per_s"]
     return rows
+
+
+def compute_ceiling(scorer, texts: list[str]) -> dict:
+    """The fastest any scorer of this model could run here: FLOPs it cannot avoid at the machine's peak.
+
+    Each row must run every token after the shared prefix through the model once (2 FLOPs per weight per
+    token, embeddings excluded); the rate is the best bf16 matrix product of the model's MLP shape.
+    """
+    import torch
+
+    tokens = sum(len(scorer.prompt_ids(t)) - len(scorer.prefix) for t in texts) / len(texts)
+    params = sum(p.numel() for name, p in scorer.model.named_parameters() if "embed" not in name)
+    config = scorer.model.config
+    rate = matmul_flops(32 * round(tokens), config.hidden_size, config.intermediate_size, torch.bfloat16)
+    print(f"[bench] bf16 matmul peak {rate / 1e9:.0f} GFLOP/s; {tokens:.1f} tokens/row after the prefix", flush=True)
+    return {
+        "method": f"compute ceiling: {tokens:.1f} tokens/row x {params / 1e6:.0f}M weights at {rate / 1e9:.0f} GFLOP/s",
+        "rows": len(texts),
+        "samples_per_s": rate / (2 * params * tokens),
+        "accuracy": None,
+    }
 
 
 def encoder_section(args) -> list[dict]:
@@ -161,16 +197,16 @@ def main() -> int:
         "--adapter",
         type=Path,
         default=SAVES_DIR / "smollm2-135m" / "lora" / "sft",
-        help="adapter to score (default: make train's; else the bench's own 160-row one)",
+        help="adapter to score (default: make train's; else the bench's own, trained on --train-rows)",
     )
     parser.add_argument("--dataset-dir", type=Path, default=REPO_ROOT, help="folder with dataset_info.json")
     parser.add_argument("--output-dir", type=Path, default=SAVES_DIR / "bench")
-    parser.add_argument("--train-rows", type=int, help="rows per training measurement (default 160; quick 20)")
+    parser.add_argument("--train-rows", type=int, help="rows per training measurement (default 320; quick 20)")
     parser.add_argument("--test-rows", type=int, help="test rows scored (default all 2,000; quick 16)")
     parser.add_argument("--encoder-rows", type=int, help="encoder training rows (default 1,024; quick 64)")
     parser.add_argument("--sections", default="train,scoring,encoder,gpu")
     args = parser.parse_args()
-    args.train_rows = args.train_rows or (20 if args.quick else 160)
+    args.train_rows = args.train_rows or (20 if args.quick else 320)
     args.test_rows = args.test_rows or (16 if args.quick else 2000)
     args.encoder_rows = args.encoder_rows or (64 if args.quick else 1024)
     sections = set(args.sections.split(","))

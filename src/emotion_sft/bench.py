@@ -37,6 +37,7 @@ class TrainConfig:
 
 # The naive LLaMA-Factory run first, then the CPU recipe's levers added one at a time, ending at the recipe.
 _NAIVE = {
+    "dataset": "emotion_train",  # the seed's instruction before every text
     "default_system": "null",  # the template's own system turn
     "per_device_train_batch_size": 5,
     "gradient_accumulation_steps": 4,
@@ -47,6 +48,11 @@ CPU_CONFIGS = [
     TrainConfig("naive", "fp32, template's system prompt, batch 5 x 4", {**_NAIVE, "bf16": "false"}),
     TrainConfig("+ bf16", "bf16 weights and autocast", _NAIVE),
     TrainConfig("+ no system turn", 'default_system: ""', {**_NAIVE, "default_system": "''"}),
+    TrainConfig(
+        "+ no instruction",
+        "dataset: emotion_train_text (the text alone)",
+        {**_NAIVE, "default_system": "''", "dataset": "emotion_train_text"},
+    ),
     TrainConfig(
         "+ batch 8 x 1",
         "8 rows per step, no accumulation",
@@ -134,6 +140,21 @@ def llamafactory(recipe: str | Path, overrides: dict, log: Path) -> dict:
     if state_path.is_file():
         results["num_input_tokens_seen"] = json.loads(state_path.read_text()).get("num_input_tokens_seen")
     return {**results, "wall_s": time.perf_counter() - start, "peak_rss_gb": peak / 2**30}
+
+
+def matmul_flops(m: int, k: int, n: int, dtype=None, seconds: float = 2.0) -> float:
+    """This machine's best rate (FLOP/s) for an (m x k) @ (k x n) matrix product, timed over `seconds`."""
+    import torch
+
+    dtype = dtype or torch.bfloat16
+    a, b = torch.randn(m, k, dtype=dtype), torch.randn(n, k, dtype=dtype)
+    best, end = float("inf"), time.perf_counter() + seconds
+    torch.nn.functional.linear(a, b)  # warm-up: the first call picks and packs the kernel
+    while time.perf_counter() < end:
+        start = time.perf_counter()
+        torch.nn.functional.linear(a, b)
+        best = min(best, time.perf_counter() - start)
+    return 2 * m * k * n / best
 
 
 def markdown_table(rows: list[dict], columns: dict[str, str]) -> str:
