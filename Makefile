@@ -14,7 +14,7 @@ ENCODER_SAVES ?= saves/minilm-l6/lora
 HOST ?= 127.0.0.1
 PORT ?= 7860
 API_PORT ?= 8000
-CURVE_STEPS ?= 50
+CURVE_STEPS ?= 250
 # llamafactory-cli starts `torchrun` by name for multi-process training: find the venv's.
 export PATH := $(abspath $(BIN)):$(PATH)
 
@@ -43,13 +43,13 @@ $(MODEL_DIR)/config.json: | $(VENV)/.installed
 
 model: $(MODEL_DIR)/config.json  ## export the embedded SmolLM2-135M-Instruct GGUF to a model folder
 
-train: setup  ## LoRA SFT of the CPU default on 4,000 rows (examples/smollm2_lora_sft.yaml, ~16 min)
+train: setup  ## LoRA SFT of the CPU default on 8,000 rows (examples/smollm2_lora_sft.yaml, ~20 min)
 	$(BIN)/llamafactory-cli train examples/smollm2_lora_sft.yaml
 
-train-full: setup  ## the CPU default on all 16,000 rows (examples/smollm2_lora_sft_full.yaml, ~1 h)
+train-full: setup  ## the CPU default on all 16,000 rows (examples/smollm2_lora_sft_full.yaml, ~45 min)
 	$(BIN)/llamafactory-cli train examples/smollm2_lora_sft_full.yaml
 
-predict: setup  ## generate labels for the test split with the adapter in $(SAVES)/sft (~5 min)
+predict: setup  ## generate labels for the test split with the adapter in $(SAVES)/sft (~3 min)
 	$(BIN)/llamafactory-cli train examples/smollm2_lora_predict.yaml \
 	  adapter_name_or_path=$(SAVES)/sft output_dir=$(SAVES)/predict
 
@@ -70,17 +70,17 @@ compare: setup  ## every run made so far (generation, label scoring, encoder) be
 	test -n "$$files" || { echo "no predictions yet: run make demo, make label-scores or make encoder"; exit 1; }; \
 	$(BIN)/python scripts/eval_accuracy.py $$files --names "$${names#,}" --output-dir saves/compare
 
-demo:  ## the main job on a fresh machine: setup, data, model, train, predict, eval (~21 min on 2 cores)
+demo:  ## the main job on a fresh machine: setup, data, model, train, predict, eval (~25 min on 2 cores)
 	@set -e; for stage in setup data model train predict eval; do \
 	  start=$$(date +%s); $(MAKE) --no-print-directory $$stage; \
 	  echo "[demo] $$stage: $$(( $$(date +%s) - start )) s"; done
 
-bench: data model  ## benchmark training, scoring and the encoder here (~15 min): table in saves/bench/bench.md
+bench: data model  ## benchmark training, scoring and the encoder here (~22 min): table in saves/bench/bench.md
 	$(BIN)/python scripts/bench.py
 
-learning-curve: data model  ## make train saving every CURVE_STEPS=50 steps, then each checkpoint's test accuracy
+learning-curve: data model  ## make train saving every CURVE_STEPS=250 steps, then each checkpoint's test accuracy
 	$(BIN)/llamafactory-cli train examples/smollm2_lora_sft.yaml save_steps=$(CURVE_STEPS) output_dir=$(SAVES)/curve
-	$(BIN)/python scripts/learning_curve.py $(SAVES)/curve
+	$(BIN)/python scripts/learning_curve.py $(SAVES)/curve --first-token
 
 webui: data model  ## LLaMA Board on HOST:PORT (127.0.0.1:7860), emotion datasets listed, SmolLM2 preset, offline
 	$(BIN)/python scripts/webui.py --host $(HOST) --port $(PORT)
