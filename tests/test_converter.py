@@ -20,7 +20,9 @@ from emotion_sft.converter import (
     load_splits,
     registry_entry,
     stratified_sample,
+    uses_instruction,
 )
+from emotion_sft.fileio import DataError
 from emotion_sft.labels import INSTRUCTION, LABELS
 from emotion_sft.paths import DATA_DIR, DATASET_INFO
 
@@ -88,6 +90,15 @@ def test_rerun_is_byte_identical_and_keeps_other_registry_entries(tmp_path):
     assert registry["emotion_test"]["columns"] == ALPACA_COLUMNS
     # The same file again, registered without the instruction column (the CPU recipe's user turn).
     assert registry["emotion_test_text"] == {**registry["emotion_test"], "columns": TEXT_ONLY_COLUMNS}
+
+
+def test_uses_instruction_reads_the_registry_entry_and_names_a_missing_one(tmp_path):
+    source = write_txt(tmp_path / "src")
+    assert convert_cli(source, tmp_path).returncode == 0
+    assert uses_instruction({"eval_dataset": "emotion_test"}, tmp_path) is True
+    assert uses_instruction({"dataset": "emotion_train_text"}, tmp_path) is False
+    with pytest.raises(DataError, match="no dataset 'emotion_tset' registered"):
+        uses_instruction({"eval_dataset": "emotion_tset"}, tmp_path)
 
 
 def test_file_names_are_relative_to_the_registry_folder(tmp_path):

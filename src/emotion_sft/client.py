@@ -2,8 +2,8 @@
 
 Each sentence is sent as the same user turn the model was trained on (the text alone for the CPU recipe,
 instruction + newline + text for the paper's); the server's inference recipe supplies the template and the
-system prompt. The answer goes through the
-project's parser, so the client returns one of the labels (or `unparsed`).
+system prompt. The answer goes through the project's parser, so the client returns one of the labels (or
+`unparsed`).
 """
 
 from __future__ import annotations
