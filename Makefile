@@ -70,7 +70,7 @@ compare: setup  ## every run made so far (generation, label scoring, encoder) be
 	test -n "$$files" || { echo "no predictions yet: run make demo, make label-scores or make encoder"; exit 1; }; \
 	$(BIN)/python scripts/eval_accuracy.py $$files --names "$${names#,}" --output-dir saves/compare
 
-demo:  ## the main job on a fresh machine: setup, data, model, train, predict, eval (~25 min on 2 cores)
+demo:  ## the main job on a fresh machine: setup, data, model, train, predict, eval (~24 min on 2 cores)
 	@set -e; for stage in setup data model train predict eval; do \
 	  start=$$(date +%s); $(MAKE) --no-print-directory $$stage; \
 	  echo "[demo] $$stage: $$(( $$(date +%s) - start )) s"; done
