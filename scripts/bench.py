@@ -35,6 +35,7 @@ from emotion_sft.bench import (
     markdown_table,
     matmul_flops,
 )
+from emotion_sft.cli import run
 from emotion_sft.converter import read_alpaca, uses_instruction
 from emotion_sft.fileio import dumps_json, write_text_atomic
 from emotion_sft.paths import MODELS_DIR, REPO_ROOT, SAVES_DIR
@@ -189,7 +190,7 @@ def gpu_section(args) -> list[dict]:
     return rows
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a few rows per section, for CI")
     parser.add_argument("--model", type=Path, default=MODELS_DIR / "SmolLM2-135M-Instruct")
@@ -205,7 +206,7 @@ def main() -> int:
     parser.add_argument("--test-rows", type=int, help="test rows scored (default all 2,000; quick 16)")
     parser.add_argument("--encoder-rows", type=int, help="encoder training rows (default 1,024; quick 64)")
     parser.add_argument("--sections", default="train,scoring,encoder,gpu")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     args.train_rows = args.train_rows or (20 if args.quick else 320)
     args.test_rows = args.test_rows or (16 if args.quick else 2000)
     args.encoder_rows = args.encoder_rows or (64 if args.quick else 1024)
@@ -309,4 +310,4 @@ def render(report: dict) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main))

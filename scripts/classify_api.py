@@ -14,6 +14,7 @@ import os
 import sys
 from pathlib import Path
 
+from emotion_sft.cli import run
 from emotion_sft.client import DEFAULT_URL, APIError, EmotionClient
 
 
@@ -25,7 +26,7 @@ def read_sentences(path: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("sentences", nargs="*", help="sentences to classify")
     parser.add_argument("--file", help="file with one sentence per line ('-' for stdin)")
@@ -37,7 +38,7 @@ def main() -> None:
         help="send the instruction before each sentence, for adapters trained on emotion_train (the paper's recipes); "
         "the CPU recipe trains on emotion_train_text, the sentence alone",
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     sentences = args.sentences + (read_sentences(args.file) if args.file else [])
     if not sentences:
         parser.error("give sentences as arguments or with --file")
@@ -48,7 +49,8 @@ def main() -> None:
         sys.exit(f"error: {error}")
     for result in results:
         print(f"{result.label}\t{result.text}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run(main))

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from emotion_sft.cli import run
 from emotion_sft.converter import DATASET_NAMES, TEXT_ONLY_NAMES, DataError, class_counts, convert
 from emotion_sft.paths import DATA_DIR, DATASET_INFO, HUB_DATASET
 
@@ -62,4 +63,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main))

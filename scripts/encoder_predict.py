@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from emotion_sft.cli import run
 from emotion_sft.encoder import EncoderClassifier
 
 
@@ -32,4 +33,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main))

@@ -16,6 +16,7 @@ import itertools
 import sys
 from pathlib import Path
 
+from emotion_sft.cli import run
 from emotion_sft.fileio import DataError, dumps_json, write_text_atomic
 from emotion_sft.metrics import mcnemar, score
 from emotion_sft.predictions import read_predictions
@@ -90,4 +91,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main))

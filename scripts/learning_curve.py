@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 import yaml
 
+from emotion_sft.cli import run
 from emotion_sft.converter import read_alpaca, uses_instruction
 from emotion_sft.fileio import DataError, dumps_json, write_text_atomic
 from emotion_sft.label_scoring import LabelScorer
@@ -38,7 +39,7 @@ def samples_per_step(run: Path) -> int:
     return args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", type=Path, help="output_dir of a training run saved with save_steps")
     parser.add_argument("--output-dir", type=Path, help="default: RUN/eval")
@@ -47,7 +48,7 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DATA_DIR / "emotion_test.json")
     parser.add_argument("--limit", type=int, help="score only the first N test rows")
     parser.add_argument("--first-token", action="store_true", help="score labels by their first token only")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     output = args.output_dir or args.run / "eval"
     found = checkpoints(args.run)
     if not found or not (args.run / "training_args.bin").is_file():
@@ -112,4 +113,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main))

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 import yaml
 
+from emotion_sft.cli import run
 from emotion_sft.converter import read_alpaca, uses_instruction
 from emotion_sft.fileio import DataError
 from emotion_sft.label_scoring import LabelScorer
@@ -86,4 +87,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main))

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from emotion_sft.cli import run
 from emotion_sft.models import export_smollm2, smollm2_gguf
 from emotion_sft.paths import MODELS_DIR
 
@@ -37,4 +38,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main))

@@ -16,6 +16,7 @@ import time
 from dataclasses import asdict, fields
 from pathlib import Path
 
+from emotion_sft.cli import run
 from emotion_sft.encoder import EncoderClassifier, EncoderConfig, read_split, train
 from emotion_sft.fileio import DataError
 from emotion_sft.paths import DATA_DIR
@@ -67,4 +68,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main))

@@ -12,10 +12,11 @@ import sys
 from pathlib import Path
 
 from emotion_sft.board import launch
+from emotion_sft.cli import run
 from emotion_sft.paths import REPO_ROOT
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--host",
@@ -26,12 +27,10 @@ def main() -> None:
     parser.add_argument(
         "--root", type=Path, default=REPO_ROOT, help="folder with dataset_info.json and data/ (default: this repo)"
     )
-    args = parser.parse_args()
-    try:
-        launch(args.host, args.port, args.root)
-    except FileNotFoundError as error:
-        sys.exit(f"error: {error}")
+    args = parser.parse_args(argv)
+    launch(args.host, args.port, args.root)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run(main))

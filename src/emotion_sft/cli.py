@@ -1,0 +1,93 @@
+"""The one error path of every script: a user's mistake becomes one `error: ...` line and exit 1.
+
+Each script has `main(argv) -> int` and ends with `sys.exit(run(main))`. Code anywhere below it raises
+`UserError` (a bad argument, a missing model), `DataError` (a bad input file: file, line, reason) or lets an
+`OSError` through (no such file, permission denied); `run` prints the message and returns 1. Anything else
+is a bug of ours and keeps its traceback. The argument types here refuse bad values while argparse parses,
+before any model is loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from .fileio import DataError
+
+
+class UserError(Exception):
+    """A mistake the user can fix from the message alone; `run` prints it without a traceback."""
+
+
+def describe(exc: BaseException) -> str:
+    """The one-line message of a user error (an OSError names its file)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        names = [str(name) for name in (exc.filename, exc.filename2) if name is not None]
+        return f"{' -> '.join(names)}: {exc.strerror}" if names else exc.strerror
+    return str(exc)
+
+
+def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
+    """Call `main(argv)`; user errors become `error: ...` on stderr and exit status 1."""
+    try:
+        return main(argv)
+    except (UserError, DataError, OSError) as exc:
+        print(f"error: {describe(exc)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def positive_int(value: str) -> int:
+    """argparse type: an integer of at least 1."""
+    number = _int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive integer")
+    return number
+
+
+def non_negative_int(value: str) -> int:
+    """argparse type: an integer of at least 0."""
+    number = _int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is negative")
+    return number
+
+
+def _int(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
+
+
+def output_file(value: str) -> Path:
+    """argparse type: a file path we may write: not a folder, not under a file."""
+    path = Path(value)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{value} is a folder; give a file path")
+    _writable_parent(path, value)
+    return path
+
+
+def output_dir(value: str) -> Path:
+    """argparse type: a folder path we may write into: not an existing file, not under a file."""
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{value} is a file; give a folder path")
+    _writable_parent(path, value)
+    return path
+
+
+def _writable_parent(path: Path, value: str) -> None:
+    for parent in path.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise argparse.ArgumentTypeError(f"{value}: {parent} is a file, not a folder")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise argparse.ArgumentTypeError(f"{value}: {parent} is not writable")
+            return
