@@ -82,3 +82,13 @@ def test_runs_on_different_test_sets_are_refused(tmp_path):
 def test_missing_file_is_reported(tmp_path):
     result = run_script("eval_accuracy.py", tmp_path / "nope.jsonl", "--output-dir", tmp_path / "eval")
     assert result.returncode != 0 and "nope.jsonl: No such file or directory" in result.stderr
+
+
+def test_macro_f1_leaves_out_labels_that_never_occur(tmp_path):
+    gold = ["sadness", "joy", "love", "anger", "fear"] * 4  # 20 rows, no surprise
+    rows = [{"text": str(i), "predict": g, "label": g} for i, g in enumerate(gold)]
+    path = write_jsonl(tmp_path / "perfect.jsonl", rows)
+    result = run_script("eval_accuracy.py", path, "--output-dir", tmp_path / "eval")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["macro_f1"] == 1.0
+    assert "macro F1 over the labels that occur" in (tmp_path / "eval" / "report.md").read_text()

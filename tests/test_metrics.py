@@ -1,4 +1,5 @@
 import pytest
+from sklearn.metrics import f1_score
 
 from emotion_sft.metrics import bootstrap_ci, mcnemar, score
 from emotion_sft.parser import UNPARSED
@@ -37,3 +38,15 @@ def test_mcnemar_exact_p_values():
 def test_score_rejects_mismatched_lengths():
     with pytest.raises(ValueError):
         score(["joy"], [])
+
+
+def test_macro_f1_averages_over_the_labels_that_occur():
+    gold = ["joy", "sadness", "anger", "fear", "love"] * 4  # 20 rows, no surprise
+    perfect = score(gold, gold)
+    assert perfect["macro_f1"] == 1.0 and perfect["macro_f1_labels"] == ["sadness", "joy", "love", "anger", "fear"]
+    # a label only predicted still counts (its F1 is 0), and unparsed is no label
+    pred = ["surprise"] + gold[1:-1] + [UNPARSED]
+    m = score(gold, pred)
+    assert "surprise" in m["macro_f1_labels"] and UNPARSED not in m["macro_f1_labels"]
+    assert m["macro_f1"] == pytest.approx(f1_score(gold, pred, labels=m["macro_f1_labels"], average="macro"))
+    assert m["macro_f1"] < 1

@@ -76,7 +76,8 @@ def _accuracy(prediction) -> dict[str, float]:
     predicted = np.argmax(prediction.predictions, axis=-1)
     return {
         "accuracy": float(accuracy_score(prediction.label_ids, predicted)),
-        "macro_f1": float(f1_score(prediction.label_ids, predicted, average="macro")),
+        # no labels=: scikit-learn averages over the labels that occur, as metrics.score does
+        "macro_f1": float(f1_score(prediction.label_ids, predicted, average="macro", zero_division=0)),
     }
 
 

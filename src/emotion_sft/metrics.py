@@ -24,10 +24,16 @@ def bootstrap_ci(correct: Sequence[bool], confidence: float = 0.95, n_resamples:
 
 
 def score(gold: Sequence[str], pred: Sequence[str], seed: int = 0) -> dict:
-    """Accuracy (unparsed answers count as wrong), its 95% bootstrap interval, macro/weighted F1 over the
-    labels, and precision, recall, F1 and support per label."""
+    """Accuracy (unparsed answers count as wrong), its 95% bootstrap interval, macro/weighted F1, and
+    precision, recall, F1 and support per label.
+
+    Macro F1 averages over the labels that occur, in the references or the predictions (`occurring_labels`):
+    a label absent from both has no F1 to speak of, and counting it as 0 would score a perfect run on a test
+    set without `surprise` 0.833. Unparsed answers are no label; they lower the recall of their reference.
+    """
     if len(gold) != len(pred) or not gold:
         raise ValueError(f"need equally long, non-empty gold and predictions, got {len(gold)} and {len(pred)}")
+    occurring = occurring_labels(gold, pred)
     report = classification_report(gold, pred, labels=list(LABELS), output_dict=True, zero_division=0)
     low, high = bootstrap_ci([g == p for g, p in zip(gold, pred, strict=True)], seed=seed)
     return {
@@ -35,7 +41,8 @@ def score(gold: Sequence[str], pred: Sequence[str], seed: int = 0) -> dict:
         "accuracy_ci95": [low, high],
         "n": len(gold),
         "n_unparsed": sum(p == UNPARSED for p in pred),
-        "macro_f1": float(f1_score(gold, pred, labels=list(LABELS), average="macro", zero_division=0)),
+        "macro_f1": float(f1_score(gold, pred, labels=occurring, average="macro", zero_division=0)),
+        "macro_f1_labels": occurring,
         "weighted_f1": float(f1_score(gold, pred, labels=list(LABELS), average="weighted", zero_division=0)),
         "per_class": {
             label: {key: float(report[label][key]) for key in ("precision", "recall", "f1-score")}
@@ -43,6 +50,12 @@ def score(gold: Sequence[str], pred: Sequence[str], seed: int = 0) -> dict:
             for label in LABELS
         },
     }
+
+
+def occurring_labels(gold: Sequence[str], pred: Sequence[str]) -> list[str]:
+    """The labels (in label order) that occur in the references or the predictions: those macro F1 averages."""
+    seen = set(gold) | set(pred)
+    return [label for label in LABELS if label in seen]
 
 
 def mcnemar(gold: Sequence[str], pred_a: Sequence[str], pred_b: Sequence[str]) -> dict:

@@ -75,7 +75,8 @@ def render_report(runs: Mapping[str, dict], comparisons: Sequence[dict]) -> str:
         markdown(comparison_table(runs)),
         "",
         "Our runs: accuracy over all rows (answers naming no label, or two, count as wrong), 95% percentile "
-        "bootstrap interval, macro F1 over the six labels. Published numbers are as reported by their sources:",
+        "bootstrap interval, macro F1 over the labels that occur (in the references or the predictions). "
+        "Published numbers are as reported by their sources:",
         "",
         SOURCES,
     ]
