@@ -16,47 +16,79 @@ import itertools
 import sys
 from pathlib import Path
 
-from emotion_sft.cli import run
+from emotion_sft.cli import UserError, non_negative_int, output_dir, run
 from emotion_sft.fileio import DataError, dumps_json, write_text_atomic
 from emotion_sft.metrics import mcnemar, score
 from emotion_sft.predictions import read_predictions
 from emotion_sft.report import comparison_table, markdown, plot_confusion_matrix, render_report
 
 
-def run_name(path: Path) -> str:
-    """saves/smollm2-135m/lora/predict/generated_predictions.jsonl -> smollm2-135m/lora/predict"""
-    parent = path.resolve().parent
-    return "/".join(parent.parts[-3:]) if path.name == "generated_predictions.jsonl" else path.stem
+def _name_parts(path: Path) -> tuple[list[str], int]:
+    """The folders and stem a run's name is made of, and how many of the last ones name it by default:
+    the file's stem, or for LLaMA-Factory's generated_predictions.jsonl (a name that tells nothing) the
+    3 folders above it."""
+    path = path.resolve()
+    if path.name == "generated_predictions.jsonl":
+        return list(path.parent.parts[1:]), 3
+    return [*path.parent.parts[1:], path.stem], 1
+
+
+def run_names(paths: list[Path]) -> list[str]:
+    """Distinct default run names: files whose names clash get parent folders until they differ.
+
+    saves/smollm2-135m/lora/predict/generated_predictions.jsonl -> smollm2-135m/lora/predict
+    saves/minilm/lora/predictions.jsonl -> predictions; beside a/predictions.jsonl: lora/predictions
+    """
+    resolved = [p.resolve() for p in paths]
+    for i, path in enumerate(resolved):
+        if path in resolved[:i]:
+            raise UserError(f"{paths[i]} is given twice: compare different predictions files")
+    parts, depths = zip(*map(_name_parts, paths), strict=True)
+    depths = list(depths)
+    while True:
+        names = ["/".join(p[-d:]) for p, d in zip(parts, depths, strict=True)]
+        longer = [i for i, name in enumerate(names) if names.count(name) > 1 and depths[i] < len(parts[i])]
+        if not longer:  # distinct, or as long as the paths go
+            return names
+        for i in longer:
+            depths[i] += 1
+
+
+def bootstrap_seed(value: str) -> int:
+    """argparse type: a seed numpy accepts (0 to 2**32 - 1)."""
+    seed = non_negative_int(value)
+    if seed >= 2**32:
+        raise argparse.ArgumentTypeError(f"{value!r} is too large (a seed is below 2**32)")
+    return seed
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("predictions", type=Path, nargs="+", help="prediction files (JSON Lines)")
-    parser.add_argument("--output-dir", type=Path, required=True, help="where metrics.json, report.md, PNG go")
+    parser.add_argument("--output-dir", type=output_dir, required=True, help="where metrics.json, report.md, PNG go")
     parser.add_argument("--names", help="comma-separated run names, one per file (default: from the paths)")
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: %(default)s)")
+    parser.add_argument("--seed", type=bootstrap_seed, default=0, help="bootstrap seed (default: %(default)s)")
     args = parser.parse_args(argv)
-    names = args.names.split(",") if args.names else [run_name(p) for p in args.predictions]
-    if len(names) != len(args.predictions) or len(set(names)) != len(names):
-        parser.error("--names needs one distinct name per predictions file")
+    if args.names is not None:
+        names = [name.strip() for name in args.names.split(",")]
+        if len(names) != len(args.predictions) or len(set(names)) != len(names) or not all(names):
+            parser.error("--names needs one distinct, non-empty name per predictions file")
+    else:
+        names = run_names(args.predictions)
 
-    try:
-        frames = {}
-        for name, path in zip(names, args.predictions, strict=True):
-            frames[name] = read_predictions(path)
-            print(f"read {len(frames[name])} rows from {path} as '{name}'")
-        first_name, first = next(iter(frames.items()))
-        for name, frame in frames.items():
-            if len(frame) != len(first) or not frame["gold"].equals(first["gold"]):
-                raise DataError(
-                    args.predictions[names.index(name)],
-                    f"not the same rows as {args.predictions[0]} "
-                    f"({len(frame)} vs {len(first)} rows, or other reference labels): compare runs "
-                    "on one test set",
-                )
-    except DataError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    frames = {}
+    for name, path in zip(names, args.predictions, strict=True):
+        frames[name] = read_predictions(path)
+        print(f"read {len(frames[name])} rows from {path} as '{name}'")
+    first_name, first = next(iter(frames.items()))
+    for name, frame in frames.items():
+        if len(frame) != len(first) or not frame["gold"].equals(first["gold"]):
+            raise DataError(
+                args.predictions[names.index(name)],
+                f"not the same rows as {args.predictions[0]} "
+                f"({len(frame)} vs {len(first)} rows, or other reference labels): compare runs "
+                "on one test set",
+            )
 
     runs = {
         name: score(frame["gold"].tolist(), frame["pred"].tolist(), seed=args.seed) for name, frame in frames.items()

@@ -92,3 +92,39 @@ def test_macro_f1_leaves_out_labels_that_never_occur(tmp_path):
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["macro_f1"] == 1.0
     assert "macro F1 over the labels that occur" in (tmp_path / "eval" / "report.md").read_text()
+
+
+def test_files_of_the_same_name_get_distinct_default_names(tmp_path):
+    rows = [{"text": str(i), "predict": g, "label": g} for i, g in enumerate(GOLD)]
+    for folder in "ab":
+        (tmp_path / folder).mkdir()
+        write_jsonl(tmp_path / folder / "predictions.jsonl", rows)
+    a, b = tmp_path / "a" / "predictions.jsonl", tmp_path / "b" / "predictions.jsonl"
+    result = run_script("eval_accuracy.py", a, b, "--output-dir", tmp_path / "eval")
+    assert result.returncode == 0, result.stderr
+    assert "as 'a/predictions'" in result.stdout and "as 'b/predictions'" in result.stdout
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert metrics["name"] == "a/predictions" and list(metrics["others"]) == ["b/predictions"]
+    again = tmp_path / "b" / ".." / "a" / "predictions.jsonl"
+    result = run_script("eval_accuracy.py", a, again, "--output-dir", tmp_path / "eval")
+    assert result.returncode == 1 and "is given twice" in result.stderr and "--names" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--seed", "-1"], "argument --seed: '-1' is negative"),
+        (["--seed", str(2**32)], "argument --seed: '4294967296' is too large"),
+        (["--output-dir", "{file}"], "argument --output-dir: {file} is a file; give a folder path"),
+        (["--names", "a,a"], "--names needs one distinct, non-empty name per predictions file"),
+    ],
+    ids=["negative seed", "seed too large", "output dir is a file", "names clash"],
+)
+def test_bad_arguments_fail_before_reading(tmp_path, args, expected):
+    file = tmp_path / "file"
+    file.write_text("not a folder")
+    args = [arg.format(file=file) for arg in args]
+    predictions = write_jsonl(tmp_path / "p.jsonl", [{"text": "x", "predict": "joy", "label": "joy"}])
+    result = run_script("eval_accuracy.py", predictions, tmp_path / "q.jsonl", "--output-dir", tmp_path / "eval", *args)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert expected.format(file=file) in result.stderr and file.read_text() == "not a folder"
