@@ -10,6 +10,7 @@ scoring; samples seen = N x the run's batch per step. Writes curve.csv, curve.js
 from __future__ import annotations
 
 import argparse
+import pickle
 import re
 import sys
 import time
@@ -17,12 +18,11 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-import yaml
 
-from emotion_sft.cli import run
+from emotion_sft.cli import UserError, output_dir, positive_int, run
 from emotion_sft.converter import read_alpaca, uses_instruction
 from emotion_sft.fileio import DataError, dumps_json, write_text_atomic
-from emotion_sft.label_scoring import LabelScorer
+from emotion_sft.label_scoring import LabelScorer, check_model_dirs, check_template, read_recipe
 from emotion_sft.metrics import score
 from emotion_sft.paths import DATA_DIR, REPO_ROOT
 from emotion_sft.report import plot_learning_curve
@@ -35,36 +35,42 @@ def checkpoints(run: Path) -> list[tuple[int, Path]]:
 
 def samples_per_step(run: Path) -> int:
     """Rows per optimizer step of the run, from the training arguments the trainer saved."""
-    args = torch.load(run / "training_args.bin", weights_only=False)
-    return args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
+    path = run / "training_args.bin"
+    try:
+        args = torch.load(path, weights_only=False)
+        return args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
+    except (pickle.UnpicklingError, EOFError, RuntimeError, AttributeError, ValueError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise DataError(path, f"not the training arguments a Trainer saves ({reason})") from None
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", type=Path, help="output_dir of a training run saved with save_steps")
-    parser.add_argument("--output-dir", type=Path, help="default: RUN/eval")
+    parser.add_argument("--output-dir", type=output_dir, help="default: RUN/eval")
     parser.add_argument("--recipe", type=Path, default=REPO_ROOT / "examples" / "smollm2_lora_predict.yaml")
     parser.add_argument("--model", help="base model (default: the recipe's)")
     parser.add_argument("--data", type=Path, default=DATA_DIR / "emotion_test.json")
-    parser.add_argument("--limit", type=int, help="score only the first N test rows")
+    parser.add_argument("--limit", type=positive_int, help="score only the first N test rows")
     parser.add_argument("--first-token", action="store_true", help="score labels by their first token only")
     args = parser.parse_args(argv)
     output = args.output_dir or args.run / "eval"
+    if output.exists() and not output.is_dir():
+        raise UserError(f"{output} is a file; give --output-dir a folder")
+
+    # Everything is checked before the first model loads: run, recipe, model folder, data, registry, template.
     found = checkpoints(args.run)
     if not found or not (args.run / "training_args.bin").is_file():
-        print(
-            f"error: {args.run}: no checkpoint-N adapters; train with save_steps (make learning-curve)", file=sys.stderr
-        )
-        return 1
-    recipe = yaml.safe_load(args.recipe.read_text())
-    try:
-        test = read_alpaca(args.data)[: args.limit]
-        instruction = uses_instruction(recipe)
-    except DataError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    model = args.model or recipe["model_name_or_path"]
+        raise UserError(f"{args.run}: no checkpoint-N adapters; train with save_steps (make learning-curve)")
     per_step = samples_per_step(args.run)
+    recipe = read_recipe(args.recipe, ["template"] if args.model else ["model_name_or_path", "template"])
+    model = args.model or recipe["model_name_or_path"]
+    check_model_dirs(model)
+    test = read_alpaca(args.data)[: args.limit]
+    if not test:
+        raise DataError(args.data, "no rows to score")
+    instruction = uses_instruction(recipe)
+    check_template(recipe["template"], args.recipe)
     print(
         f"run: {args.run} ({len(found)} checkpoints, {per_step} samples/step)\nmodel: {model}\n"
         f"test rows: {len(test)} from {args.data}"

@@ -17,12 +17,11 @@ import time
 from pathlib import Path
 
 import torch
-import yaml
 
-from emotion_sft.cli import run
+from emotion_sft.cli import output_file, positive_int, run
 from emotion_sft.converter import read_alpaca, uses_instruction
 from emotion_sft.fileio import DataError
-from emotion_sft.label_scoring import LabelScorer
+from emotion_sft.label_scoring import LabelScorer, check_model_dirs, check_template, read_recipe
 from emotion_sft.paths import DATA_DIR, REPO_ROOT
 from emotion_sft.predictions import write_predictions
 
@@ -33,32 +32,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help="base model folder (default: the recipe's model_name_or_path)")
     parser.add_argument("--adapter", help="LoRA adapter folder (default: the recipe's adapter_name_or_path)")
     parser.add_argument("--data", type=Path, default=DATA_DIR / "emotion_test.json", help="converted split")
-    parser.add_argument("--output", type=Path, required=True, help="predictions file to write (JSON Lines)")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--limit", type=int, help="score only the first N rows")
+    parser.add_argument("--output", type=output_file, required=True, help="predictions file to write (JSON Lines)")
+    parser.add_argument("--batch-size", type=positive_int, default=32)
+    parser.add_argument("--limit", type=positive_int, help="score only the first N rows")
     parser.add_argument("--fp32", action="store_true", help="score in float32 (default: bfloat16, as the recipe)")
     parser.add_argument(
         "--first-token", action="store_true", help="score each label by its first token only (one position per row)"
     )
     args = parser.parse_args(argv)
 
-    recipe = yaml.safe_load(args.recipe.read_text())
+    # Everything is checked before the model loads: recipe, folders, data, dataset registry, template.
+    recipe = read_recipe(args.recipe, ["template"] if args.model else ["model_name_or_path", "template"])
     model, adapter = args.model or recipe["model_name_or_path"], args.adapter or recipe.get("adapter_name_or_path")
-    try:
-        records = read_alpaca(args.data)[: args.limit]
-    except DataError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    for path in filter(None, [model, adapter]):
-        if not Path(path).is_dir():
-            print(f"error: {path}: no such model or adapter folder (run `make model train` first)", file=sys.stderr)
-            return 1
+    check_model_dirs(model, adapter)
+    records = read_alpaca(args.data)[: args.limit]
+    if not records:
+        raise DataError(args.data, "no rows to score")
+    instruction = uses_instruction(recipe)
+    check_template(recipe["template"], args.recipe)
     dtype = torch.float32 if args.fp32 else torch.bfloat16
-    try:
-        instruction = uses_instruction(recipe)
-    except DataError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
     print(
         f"model: {model}\nadapter: {adapter}\ntemplate: {recipe['template']}, "
         f"system: {recipe.get('default_system')!r}, instruction: {'yes' if instruction else 'no (the text alone)'}"

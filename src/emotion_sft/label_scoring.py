@@ -16,16 +16,73 @@ It is fast because it computes only what the scores need:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 from tqdm.auto import tqdm
 
+from .cli import UserError
+from .fileio import DataError, read_text
 from .labels import LABELS, user_message
+
+
+def read_recipe(path: str | os.PathLike[str], required: Sequence[str] = ("model_name_or_path", "template")) -> dict:
+    """A LLaMA-Factory recipe (YAML) as a dict, with every key in `required` set.
+
+    Raises DataError naming the file for a missing file, bad YAML (with its line), a recipe that is not a
+    mapping, or a required key missing.
+    """
+    path = Path(path)
+    try:
+        recipe = yaml.safe_load(read_text(path))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise DataError(path, f"not valid YAML ({problem})", f"line {mark.line + 1}" if mark else None) from None
+    if not isinstance(recipe, dict):
+        raise DataError(path, "expected a YAML mapping of LLaMA-Factory arguments (key: value lines)")
+    missing = [key for key in required if not recipe.get(key)]
+    if missing:
+        raise DataError(path, f"no {' or '.join(missing)}: a predict recipe names the base model and its template")
+    return recipe
+
+
+def check_model_dirs(model: str | os.PathLike[str], adapter: str | os.PathLike[str] | None = None) -> None:
+    """Raise UserError unless `model` is a model folder (with config.json) and `adapter`, when given, a LoRA
+    adapter folder (with adapter_config.json): cheap checks, before anything loads."""
+    for path, marker, what in [(model, "config.json", "model"), (adapter, "adapter_config.json", "LoRA adapter")]:
+        if path is None:
+            continue
+        path = Path(path)
+        if not path.is_dir():
+            raise UserError(f"{path}: no such {what} folder (run `make model train` first)")
+        if not (path / marker).is_file():
+            raise UserError(f"{path}: not a {what} folder (no {marker})")
+
+
+def check_template(name: str, recipe: str | os.PathLike[str]) -> None:
+    """Raise DataError unless `name` is one of LLaMA-Factory's chat templates."""
+    from llamafactory.data.template import TEMPLATES
+
+    if name not in TEMPLATES:
+        raise DataError(recipe, f"template {name!r} is not one of LLaMA-Factory's templates")
+
+
+@contextlib.contextmanager
+def _loading(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Turn a folder that transformers or PEFT cannot load (OSError, ValueError) into a one-line UserError."""
+    try:
+        yield
+    except (OSError, ValueError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UserError(f"{path}: cannot load it ({reason})") from exc
 
 
 @dataclass
@@ -80,15 +137,17 @@ class LabelScorer:
         from llamafactory.hparams import DataArguments
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(model_path)
-        chat = get_template_and_fix_tokenizer(
-            tokenizer, DataArguments(template=template, default_system=default_system)
-        )
-        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype)
+        with _loading(model_path):
+            tokenizer = AutoTokenizer.from_pretrained(model_path)
+            chat = get_template_and_fix_tokenizer(
+                tokenizer, DataArguments(template=template, default_system=default_system)
+            )
+            model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype)
         if adapter_path is not None:
             from peft import PeftModel
 
-            model = PeftModel.from_pretrained(model, str(adapter_path)).merge_and_unload()
+            with _loading(adapter_path):
+                model = PeftModel.from_pretrained(model, str(adapter_path)).merge_and_unload()
         return cls(model, tokenizer, chat, first_token=first_token, instruction=instruction)
 
     def _messages(self, text: str, answer: str = "") -> list[dict[str, str]]:
