@@ -11,8 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from emotion_sft.cli import run
-from emotion_sft.encoder import EncoderClassifier
+from emotion_sft.cli import UserError, run
+from emotion_sft.encoder import CONFIG_FILE, EncoderClassifier, read_config
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,14 +20,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--adapter", type=Path, required=True, help="output dir of train_encoder_baseline.py")
     parser.add_argument("sentences", nargs="*", help="sentences (default: one per line on standard input)")
     args = parser.parse_args(argv)
-    if not (args.adapter / "encoder_config.json").is_file():
-        print(f"error: {args.adapter}: no trained encoder adapter (encoder_config.json missing)", file=sys.stderr)
-        return 1
+    if not (args.adapter / CONFIG_FILE).is_file():
+        raise UserError(f"{args.adapter}: no trained encoder adapter ({CONFIG_FILE} missing)")
+    read_config(args.adapter)  # a broken config fails here, before the model loads
     sentences = args.sentences or [line.strip() for line in sys.stdin if line.strip()]
     if not sentences:
-        print("error: no sentences given", file=sys.stderr)
-        return 2
-    for sentence, result in zip(sentences, EncoderClassifier(args.adapter).predict(sentences), strict=True):
+        raise UserError("no sentences given (as arguments or one per line on standard input)")
+    results = EncoderClassifier(args.adapter).predict(sentences)
+    for sentence, result in zip(sentences, results, strict=True):
         print(f"{result['predict']}\t{result['probs'][result['predict']]:.3f}\t{sentence}")
     return 0
 

@@ -11,40 +11,93 @@ accuracy, saves the adapter in OUTPUT_DIR and writes OUTPUT_DIR/predictions.json
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from dataclasses import asdict, fields
 from pathlib import Path
 
-from emotion_sft.cli import run
+from emotion_sft.cli import UserError, output_dir, positive_int, run
 from emotion_sft.encoder import EncoderClassifier, EncoderConfig, read_split, train
 from emotion_sft.fileio import DataError
 from emotion_sft.paths import DATA_DIR
 from emotion_sft.predictions import write_predictions
 
 
+def number(kind: type, low: float, inclusive: bool = True, high: float | None = None):
+    """argparse type: an int or float at least `low` (above it, unless `inclusive`) and below `high`."""
+
+    def parse(value: str):
+        try:
+            parsed = kind(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{value!r} is not {'an integer' if kind is int else 'a number'}"
+            ) from None
+        if not math.isfinite(parsed) or parsed < low or (parsed == low and not inclusive) or (high and parsed >= high):
+            bound = f"{'at least' if inclusive else 'above'} {low}" + (f" and below {high}" if high else "")
+            raise argparse.ArgumentTypeError(f"{value!r} is out of range (must be {bound})")
+        return parsed
+
+    return parse
+
+
+def max_steps(value: str) -> int:
+    """argparse type: -1 (train for --epochs) or a positive number of steps."""
+    if value.strip() == "-1":
+        return -1
+    try:
+        return positive_int(value)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"{value!r}: give -1 (train for --epochs) or a positive step count") from None
+
+
+# The type of every EncoderConfig field on the command line: bad values stop argparse, before anything loads.
+TYPES = {
+    "model": str,
+    "lora_rank": positive_int,
+    "lora_alpha": positive_int,
+    "lora_dropout": number(float, 0.0, high=1.0),
+    "learning_rate": number(float, 0.0, inclusive=False),
+    "epochs": number(float, 0.0, inclusive=False),
+    "batch_size": positive_int,
+    "max_length": positive_int,
+    "warmup_steps": number(float, 0.0),
+    "weight_decay": number(float, 0.0),
+    "seed": number(int, 0, high=2**32),
+    "max_train_samples": positive_int,
+    "max_eval_samples": positive_int,
+    "max_steps": max_steps,
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="converted splits (default: data/)")
-    parser.add_argument("--output-dir", type=Path, required=True, help="adapter, predictions, metrics")
+    parser.add_argument("--output-dir", type=output_dir, required=True, help="adapter, predictions, metrics")
     defaults = EncoderConfig()
     for f in fields(EncoderConfig):
         value = getattr(defaults, f.name)
-        kind = int if f.name in {"max_train_samples", "max_steps"} else type(value)
-        parser.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=value, help=f"(default: {value})")
+        parser.add_argument(
+            f"--{f.name.replace('_', '-')}", type=TYPES[f.name], default=value, help=f"(default: {value})"
+        )
     args = parser.parse_args(argv)
     config = EncoderConfig(**{f.name: getattr(args, f.name) for f in fields(EncoderConfig)})
+    if Path(config.model).is_dir() and not (Path(config.model) / "config.json").is_file():
+        raise UserError(f"{config.model}: not a model folder (no config.json)")
+    # every split is read (and checked) before the encoder loads
+    test = read_split(args.data_dir / "emotion_test.json")
+    for split in ("train", "validation"):
+        if not read_split(args.data_dir / f"emotion_{split}.json"):
+            raise DataError(args.data_dir / f"emotion_{split}.json", "no rows")
+    if not test:
+        raise DataError(args.data_dir / "emotion_test.json", "no rows")
     print("encoder baseline:", ", ".join(f"{k}={v}" for k, v in asdict(config).items()))
     print(f"data: {args.data_dir}\noutput: {args.output_dir}")
 
-    try:
-        test = read_split(args.data_dir / "emotion_test.json")
-        start = time.perf_counter()
-        metrics = train(config, args.data_dir, args.output_dir)
-        trained = time.perf_counter()
-    except (DataError, FileNotFoundError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    start = time.perf_counter()
+    metrics = train(config, args.data_dir, args.output_dir)
+    trained = time.perf_counter()
     classifier = EncoderClassifier(args.output_dir)
     results = classifier.predict([r["text"] for r in test], progress=True)
     done = time.perf_counter()

@@ -8,15 +8,18 @@ in the format `scripts/eval_accuracy.py` reads beside `generated_predictions.jso
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 
+from .cli import UserError
 from .converter import read_alpaca
-from .fileio import dumps_json, write_text_atomic
+from .fileio import DataError, dumps_json, read_text, write_text_atomic
 from .labels import LABELS
 from .models import package_dir
 
@@ -54,6 +57,47 @@ class EncoderConfig:
     max_steps: int = -1
 
 
+CONFIG_FILE = "encoder_config.json"
+# What inference reads from a saved config; every other field only describes the training run.
+_NEEDED = ("model", "max_length")
+
+
+def read_config(adapter_dir: str | os.PathLike[str]) -> EncoderConfig:
+    """The EncoderConfig saved beside an adapter.
+
+    Raises DataError naming the file when it is missing, not JSON, not an object, lacks `model` or
+    `max_length`, or holds keys or values EncoderConfig does not know.
+    """
+    path = Path(adapter_dir) / CONFIG_FILE
+    try:
+        saved = json.loads(read_text(path))
+    except json.JSONDecodeError as exc:
+        raise DataError(path, f"not valid JSON ({exc.msg})", f"line {exc.lineno}") from None
+    if not isinstance(saved, dict):
+        raise DataError(path, "expected a JSON object of encoder settings")
+    missing = [key for key in _NEEDED if key not in saved]
+    if missing:
+        raise DataError(path, f"no {' or '.join(missing)} (written by scripts/train_encoder_baseline.py)")
+    unknown = sorted(set(saved) - {f.name for f in fields(EncoderConfig)})
+    if unknown:
+        raise DataError(path, f"unknown keys {', '.join(map(repr, unknown))}")
+    if not isinstance(saved["model"], str) or not saved["model"]:
+        raise DataError(path, "model must be a non-empty string (a hub id or a folder)")
+    if type(saved["max_length"]) is not int or saved["max_length"] < 1:
+        raise DataError(path, "max_length must be a positive integer")
+    return EncoderConfig(**saved)
+
+
+@contextlib.contextmanager
+def _loading(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Turn a folder or hub id that transformers or PEFT cannot load (OSError, ValueError) into a UserError."""
+    try:
+        yield
+    except (OSError, ValueError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UserError(f"{path}: cannot load it ({reason})") from exc
+
+
 def read_split(path: str | os.PathLike[str], limit: int | None = None) -> list[dict[str, str]]:
     """(text, label) rows of a converted Alpaca split."""
     return [{"text": r["input"], "label": r["output"]} for r in read_alpaca(path)[:limit]]
@@ -85,9 +129,10 @@ def _classifier(model: str):
     """The encoder with a six-way classification head (new, unless loading a saved one)."""
     from transformers import AutoModelForSequenceClassification
 
-    return AutoModelForSequenceClassification.from_pretrained(
-        model, num_labels=len(LABELS), id2label=ID2LABEL, label2id=LABEL2ID
-    )
+    with _loading(model):
+        return AutoModelForSequenceClassification.from_pretrained(
+            model, num_labels=len(LABELS), id2label=ID2LABEL, label2id=LABEL2ID
+        )
 
 
 def build_model(config: EncoderConfig):
@@ -114,9 +159,10 @@ def train(config: EncoderConfig, data_dir: str | os.PathLike[str], output_dir: s
 
     set_seed(config.seed)
     data_dir, output_dir = Path(data_dir), Path(output_dir)
-    tokenizer = AutoTokenizer.from_pretrained(config.model)
     train_rows = read_split(data_dir / "emotion_train.json", config.max_train_samples)
     val_rows = read_split(data_dir / "emotion_validation.json", config.max_eval_samples)
+    with _loading(config.model):
+        tokenizer = AutoTokenizer.from_pretrained(config.model)
     model = build_model(config)
     args = TrainingArguments(
         output_dir=str(output_dir / "checkpoints"),
@@ -154,7 +200,7 @@ def train(config: EncoderConfig, data_dir: str | os.PathLike[str], output_dir: s
     metrics = trainer.evaluate()
     trainer.model.save_pretrained(output_dir)
     tokenizer.save_pretrained(output_dir)
-    write_text_atomic(output_dir / "encoder_config.json", dumps_json(asdict(config)))
+    write_text_atomic(output_dir / CONFIG_FILE, dumps_json(asdict(config)))
     return {
         "train_samples_per_second": result.metrics["train_samples_per_second"],
         "train_runtime": result.metrics["train_runtime"],
@@ -169,7 +215,11 @@ def _cuda() -> bool:
 
 
 class EncoderClassifier:
-    """A saved adapter (train's output_dir) loaded for inference on new text."""
+    """A saved adapter (train's output_dir) loaded for inference on new text.
+
+    Raises DataError for a broken encoder_config.json and UserError for a folder that is not an adapter or
+    a model that cannot load, each naming the file or folder.
+    """
 
     def __init__(self, adapter_dir: str | os.PathLike[str]) -> None:
         import torch
@@ -177,9 +227,13 @@ class EncoderClassifier:
         from transformers import AutoTokenizer
 
         adapter_dir = Path(adapter_dir)
-        config = EncoderConfig(**json.loads((adapter_dir / "encoder_config.json").read_text()))
-        self.model = PeftModel.from_pretrained(_classifier(config.model), str(adapter_dir)).merge_and_unload().eval()
-        self.tokenizer = AutoTokenizer.from_pretrained(adapter_dir)
+        config = read_config(adapter_dir)
+        if not (adapter_dir / "adapter_config.json").is_file():
+            raise UserError(f"{adapter_dir}: not a LoRA adapter folder (no adapter_config.json)")
+        base = _classifier(config.model)
+        with _loading(adapter_dir):
+            self.model = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload().eval()
+            self.tokenizer = AutoTokenizer.from_pretrained(adapter_dir)
         self.max_length = config.max_length
         self._torch = torch
 
