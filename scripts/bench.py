@@ -35,7 +35,7 @@ from emotion_sft.bench import (
     markdown_table,
     matmul_flops,
 )
-from emotion_sft.cli import run
+from emotion_sft.cli import UserError, output_dir, positive_int, run
 from emotion_sft.converter import read_alpaca, uses_instruction
 from emotion_sft.fileio import dumps_json, write_text_atomic
 from emotion_sft.paths import MODELS_DIR, REPO_ROOT, SAVES_DIR
@@ -190,6 +190,18 @@ def gpu_section(args) -> list[dict]:
     return rows
 
 
+SECTIONS = ("train", "scoring", "encoder", "gpu")
+
+
+def sections_type(value: str) -> set[str]:
+    """argparse type: a comma-separated, non-empty subset of SECTIONS."""
+    sections = {name.strip() for name in value.split(",") if name.strip()}
+    unknown = sorted(sections - set(SECTIONS))
+    if unknown or not sections:
+        raise argparse.ArgumentTypeError(f"{value!r}: give one or more of {', '.join(SECTIONS)} (comma-separated)")
+    return sections
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a few rows per section, for CI")
@@ -201,23 +213,29 @@ def main(argv: list[str] | None = None) -> int:
         help="adapter to score (default: make train's; else the bench's own, trained on --train-rows)",
     )
     parser.add_argument("--dataset-dir", type=Path, default=REPO_ROOT, help="folder with dataset_info.json")
-    parser.add_argument("--output-dir", type=Path, default=SAVES_DIR / "bench")
-    parser.add_argument("--train-rows", type=int, help="rows per training measurement (default 320; quick 20)")
-    parser.add_argument("--test-rows", type=int, help="test rows scored (default all 2,000; quick 16)")
-    parser.add_argument("--encoder-rows", type=int, help="encoder training rows (default 1,024; quick 64)")
-    parser.add_argument("--sections", default="train,scoring,encoder,gpu")
+    parser.add_argument("--output-dir", type=output_dir, default=SAVES_DIR / "bench")
+    parser.add_argument("--train-rows", type=positive_int, help="rows per training measurement (default 320; quick 20)")
+    parser.add_argument("--test-rows", type=positive_int, help="test rows scored (default all 2,000; quick 16)")
+    parser.add_argument("--encoder-rows", type=positive_int, help="encoder training rows (default 1,024; quick 64)")
+    parser.add_argument("--sections", type=sections_type, default="train,scoring,encoder,gpu", help="(default: all)")
     args = parser.parse_args(argv)
     args.train_rows = args.train_rows or (20 if args.quick else 320)
     args.test_rows = args.test_rows or (16 if args.quick else 2000)
     args.encoder_rows = args.encoder_rows or (64 if args.quick else 1024)
-    sections = set(args.sections.split(","))
-    for path, what in [
-        (args.model / "config.json", "make model"),
-        (args.dataset_dir / "dataset_info.json", "make data"),
-    ]:
+    sections = args.sections
+    # Everything a section needs is checked before the first one runs (they take minutes each).
+    needed = [(args.model / "config.json", "make model"), (args.dataset_dir / "dataset_info.json", "make data")]
+    if sections & {"scoring", "encoder"}:
+        needed.append((args.dataset_dir / "data" / "emotion_test.json", "make data"))
+    if "encoder" in sections:
+        needed += [
+            (args.dataset_dir / "data" / f"emotion_{split}.json", "make data") for split in ("train", "validation")
+        ]
+    for path, what in needed:
         if not path.is_file():
-            print(f"error: {path} not found: run `{what}` first", file=sys.stderr)
-            return 1
+            raise UserError(f"{path} not found: run `{what}` first")
+    if "scoring" in sections and "train" not in sections and not (args.adapter / "adapter_config.json").is_file():
+        raise UserError(f"no adapter at {args.adapter}: run make train, or include the train section")
 
     report = {"machine": machine(), "quick": args.quick, "model": str(args.model)}
     print(f"[bench] {report['machine']}", flush=True)
@@ -225,10 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         report["train"] = train_section(CPU_CONFIGS, args)
     if "scoring" in sections:
         adapter = args.adapter
-        if not (adapter / "adapter_config.json").is_file():
-            if "train" not in sections:
-                print(f"error: no adapter at {adapter}: run make train, or include the train section", file=sys.stderr)
-                return 1
+        if not (adapter / "adapter_config.json").is_file():  # checked above: the train section ran
             adapter = Path(report["train"][-1]["adapter"])
             print(f"[bench] {args.adapter} has no adapter; scoring the bench's own ({adapter})", flush=True)
         report["scoring_adapter"] = str(adapter)
