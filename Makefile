@@ -18,7 +18,7 @@ CURVE_STEPS ?= 250
 # llamafactory-cli starts `torchrun` by name for multi-process training: find the venv's.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help setup setup-gpu data model train train-full predict eval label-scores encoder compare demo webui serve bench learning-curve test test-fast lint clean
+.PHONY: help setup setup-gpu data model train train-full predict eval label-scores encoder compare demo gpu-smoke webui serve bench learning-curve test test-fast lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -32,8 +32,13 @@ $(VENV)/.installed: requirements.txt requirements-models.txt pyproject.toml
 
 setup: $(VENV)/.installed  ## create .venv (Python 3.11) with the pinned CPU/GPU set and this package
 
-setup-gpu: setup  ## add flash-attn, deepspeed and bitsandbytes (CUDA machines only)
-	$(BIN)/uv pip install --python $(BIN)/python --no-build-isolation -r requirements-gpu.txt
+setup-gpu: setup  ## add flash-attn, deepspeed and bitsandbytes (CUDA machines only; flash-attn compiles)
+	MAX_JOBS=$${MAX_JOBS:-4} $(BIN)/uv pip install --python $(BIN)/python --no-build-isolation -r requirements-gpu.txt
+
+gpu-smoke: setup  ## the paper recipe's settings on SmolLM2 for 50 steps on a CUDA GPU, then predict + score
+	@$(BIN)/python scripts/gpu_smoke.py --check
+	@$(MAKE) --no-print-directory data model
+	$(BIN)/python scripts/gpu_smoke.py
 
 data: setup  ## convert the emotion dataset (SOURCE=hub id or folder) to data/*.json + dataset_info.json
 	$(BIN)/python scripts/convert_emotion.py --source $(SOURCE) --output-dir data --dataset-info dataset_info.json
