@@ -7,7 +7,8 @@ import json
 import pytest
 
 from conftest import run_script
-from emotion_sft.models import EXPORT_MARKER, _umask
+from emotion_sft.fileio import umask
+from emotion_sft.models import EXPORT_MARKER
 from emotion_sft.paths import REPO_ROOT
 
 
@@ -92,7 +93,7 @@ def test_export_replaces_its_own_export_and_an_empty_folder(tmp_path):
         assert result.returncode == 0, result.stderr
     assert (out / EXPORT_MARKER).is_file() and (out / "tokenizer.json").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tok"]  # no temporary or old folder left
-    assert out.stat().st_mode & 0o777 == 0o777 & ~_umask()  # not mkdtemp's 0700
+    assert out.stat().st_mode & 0o777 == 0o777 & ~umask()  # not mkdtemp's 0700
 
 
 def test_junk_gguf_and_a_file_as_output_are_one_line_errors(tmp_path):

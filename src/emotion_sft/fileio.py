@@ -63,17 +63,23 @@ def writable_target(path: str | os.PathLike[str]) -> Path:
         # os.access alone says yes to root; a file with no write bit is read-only on purpose.
         if not os.access(target, os.W_OK) or not target.stat().st_mode & 0o222:
             raise PermissionError(errno.EACCES, "read-only file; not replaced (make it writable first)", str(path))
-    for parent in target.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise NotADirectoryError(errno.ENOTDIR, f"{parent} is a file, not a folder", str(path))
-            if not os.access(parent, os.W_OK | os.X_OK):
-                raise PermissionError(errno.EACCES, f"folder {parent} is not writable", str(path))
-            break
+    check_folder_writable(target, str(path))
     return target
 
 
-def _umask() -> int:
+def check_folder_writable(path: Path, name: str) -> None:
+    """Raise OSError naming `name` unless the nearest existing folder above `path` is a folder we may write."""
+    for parent in Path(path).absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, f"{parent} is a file, not a folder", name)
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise PermissionError(errno.EACCES, f"folder {parent} is not writable", name)
+            return
+
+
+def umask() -> int:
+    """The process's umask (read without changing it for long)."""
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
@@ -91,7 +97,7 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
-        os.chmod(tmp, stat.S_IMODE(old.st_mode) if old else 0o666 & ~_umask())
+        os.chmod(tmp, stat.S_IMODE(old.st_mode) if old else 0o666 & ~umask())
         if old and (old.st_uid, old.st_gid) != (os.getuid(), os.getgid()):
             with contextlib.suppress(PermissionError):  # only root may give a file away; others keep their own
                 os.chown(tmp, old.st_uid, old.st_gid)

