@@ -122,6 +122,17 @@ def test_script_refuses_a_bad_timeout(value):
     assert result.returncode == 2 and "argument --timeout: " in result.stderr and "Traceback" not in result.stderr
 
 
+def test_loopback_requests_skip_the_environments_proxy(api, monkeypatch):
+    dead_proxy = f"http://127.0.0.1:{free_port()}"
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.setenv(name, dead_proxy)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    result = run_script("classify_api.py", "--url", api.url, "--api-key", "k", "hello")
+    assert result.returncode == 0, result.stderr
+    assert api.requests and api.requests[0]["path"] == "/v1/chat/completions"
+
+
 def test_missing_server_is_named_with_a_loopback_command():
     url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(APIError) as error:

@@ -18,6 +18,7 @@ import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 from tqdm.auto import tqdm
@@ -31,6 +32,7 @@ from .paths import SAVES_DIR
 DEFAULT_URL = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT = 30.0  # seconds per request: a CPU answers one sentence in well under a second
 API_KEY_FILE = SAVES_DIR / "api_key"
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 SERVE_HINT = (
     "start one with `make serve` (API_HOST=127.0.0.1 API_KEY=... llamafactory-cli api "
     "examples/inference/smollm2_lora_sft.yaml)"
@@ -93,6 +95,8 @@ class EmotionClient:
         self.url = chat_completions_url(base_url)
         self.timeout = timeout
         self.session = requests.Session()
+        if urlsplit(self.url).hostname in LOOPBACK:
+            self.session.trust_env = False  # an HTTP(S)_PROXY must not carry sentences and key off the machine
         if api_key:
             self.session.headers["Authorization"] = f"Bearer {api_key}"
 
