@@ -17,10 +17,15 @@ MODEL_DIR ?= models/SmolLM2-135M-Instruct
 
 SAVES ?= saves/smollm2-135m/lora
 ENCODER_SAVES ?= saves/minilm-l6/lora
-# LLaMA Board and the API listen here; HOST=0.0.0.0 makes them reachable from other machines.
-HOST ?= 127.0.0.1
-PORT ?= 7860
-API_PORT ?= 8000
+# LLaMA Board and the API listen here. Only the make command line moves them (make webui HOST=0.0.0.0 to share
+# the board on your network): a HOST, PORT or API_PORT in the environment (tcsh exports HOST) is ignored.
+HOST = 127.0.0.1
+PORT = 7860
+API_PORT = 8000
+# make serve requires the key in API_KEY_FILE (made once, readable by you alone; classify_api.py reads it), so a web
+# page open in your browser cannot drive the model; make serve API_KEY=yours sets one, make serve API_KEY= none.
+API_KEY_FILE = saves/api_key
+SERVE_KEY_GIVEN = $(filter command line,$(origin API_KEY))$(API_KEY)
 CURVE_STEPS ?= 250
 # llamafactory-cli starts `torchrun` by name for multi-process training: find the venv's.
 export PATH := $(abspath $(BIN)):$(PATH)
@@ -101,8 +106,12 @@ learning-curve: data model  ## make train saving every CURVE_STEPS=250 steps, th
 webui: data model  ## LLaMA Board on HOST:PORT (127.0.0.1:7860), emotion datasets listed, SmolLM2 preset, offline
 	$(BIN)/python scripts/webui.py --host $(HOST) --port $(PORT)
 
-serve: setup  ## OpenAI-style API for the adapter in SAVES/sft on HOST:API_PORT (127.0.0.1:8000)
-	API_HOST=$(HOST) API_PORT=$(API_PORT) HF_HUB_OFFLINE=1 $(BIN)/llamafactory-cli api \
+serve: setup  ## OpenAI-style API for the adapter in SAVES/sft on HOST:API_PORT (127.0.0.1:8000), key in saves/api_key
+	@key=$(if $(SERVE_KEY_GIVEN),'$(API_KEY)',"$$($(BIN)/python scripts/classify_api.py --print-key --api-key-file \
+	  $(API_KEY_FILE))") || exit 1; \
+	echo "API on http://$(HOST):$(API_PORT)/v1 for $(SAVES)/sft, $(if $(SERVE_KEY_GIVEN),$(if $(API_KEY),key from \
+	  API_KEY,NO API KEY: any web page open in your browser can use it),key in $(API_KEY_FILE))"; \
+	API_HOST=$(HOST) API_PORT=$(API_PORT) API_KEY="$$key" HF_HUB_OFFLINE=1 $(BIN)/llamafactory-cli api \
 	  examples/inference/smollm2_lora_sft.yaml adapter_name_or_path=$(SAVES)/sft
 
 test: setup  ## run the whole test suite (real-path tests included)
