@@ -98,3 +98,12 @@ def test_undecodable_bytes_name_their_line_whatever_the_line_ends(tmp_path):
     path.write_bytes(b"a;joy\rb;fear\r\xff;love\r")
     with pytest.raises(DataError, match="line 3: not valid UTF-8"):
         read_text(path)
+
+
+def test_an_explicit_mode_is_the_files_mode_from_the_start(tmp_path):
+    secret = tmp_path / "key"
+    write_text_atomic(secret, "s3cret\n", mode=0o600)
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    secret.chmod(0o644)
+    write_text_atomic(secret, "n3w\n", mode=0o600)  # not the old file's mode
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600 and secret.read_text() == "n3w\n"

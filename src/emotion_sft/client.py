@@ -12,7 +12,6 @@ drive the local model (the API answers any origin).
 
 from __future__ import annotations
 
-import os
 import secrets
 import stat
 from collections.abc import Iterable
@@ -78,8 +77,7 @@ def ensure_api_key(path: Path = API_KEY_FILE) -> str:
         if key:
             return key
     key = secrets.token_urlsafe(32)
-    write_text_atomic(path, key + "\n")  # through mkstemp: mode 0600 from the start
-    os.chmod(path, 0o600)
+    write_text_atomic(path, key + "\n", mode=0o600)  # only its owner may read it, from the first moment
     return key
 
 

@@ -85,11 +85,12 @@ def umask() -> int:
     return mask
 
 
-def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+def write_text_atomic(path: str | os.PathLike[str], text: str, mode: int | None = None) -> None:
     """Write `text` to `path` through a temporary file in the same folder, then rename it into place.
 
     The file keeps its mode, owner and group (a new one gets 0666 less the umask, as `open` gives it);
-    a symlink keeps pointing at the file, which is replaced; a read-only file raises PermissionError."""
+    a symlink keeps pointing at the file, which is replaced; a read-only file raises PermissionError.
+    `mode` sets the mode instead (0o600 for a secret): the file has it before it is visible under `path`."""
     target = writable_target(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     old = target.stat() if target.exists() else None
@@ -97,7 +98,7 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
-        os.chmod(tmp, stat.S_IMODE(old.st_mode) if old else 0o666 & ~umask())
+        os.chmod(tmp, mode if mode is not None else stat.S_IMODE(old.st_mode) if old else 0o666 & ~umask())
         if old and (old.st_uid, old.st_gid) != (os.getuid(), os.getgid()):
             with contextlib.suppress(PermissionError):  # only root may give a file away; others keep their own
                 os.chown(tmp, old.st_uid, old.st_gid)
