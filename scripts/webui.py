@@ -1,7 +1,11 @@
 #!/usr/bin/env python
-"""Start LLaMA Board for this project: emotion datasets listed, SmolLM2 preset, nothing sent off the machine.
+"""Start LLaMA Board for this project: emotion datasets listed, SmolLM2 and the CPU recipe's settings preset,
+nothing sent off the machine.
 
 python scripts/webui.py --host 127.0.0.1 --port 7860
+
+It listens on 127.0.0.1 unless --host says otherwise (GRADIO_SERVER_NAME is ignored: only an explicit argument
+takes the board off loopback); the port is --port, else GRADIO_SERVER_PORT, else 7860.
 """
 
 from __future__ import annotations
@@ -11,24 +15,47 @@ import os
 import sys
 from pathlib import Path
 
-from emotion_sft.board import launch
-from emotion_sft.cli import run
+from emotion_sft.board import RECIPE, launch
+from emotion_sft.cli import UserError, run
 from emotion_sft.paths import REPO_ROOT
+
+DEFAULT_PORT = 7860
+
+
+def port_number(value: str) -> int:
+    """argparse type: a TCP port, 1 to 65535."""
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number (1 to 65535)") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number (1 to 65535)")
+    return port
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "--host",
-        default=os.getenv("GRADIO_SERVER_NAME", "127.0.0.1"),
-        help="interface to listen on (0.0.0.0 to reach it from other machines)",
+        "--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1; 0.0.0.0 to share it)"
     )
-    parser.add_argument("--port", type=int, default=int(os.getenv("GRADIO_SERVER_PORT", "7860")))
+    parser.add_argument(
+        "--port", type=port_number, help=f"port to listen on (default $GRADIO_SERVER_PORT, else {DEFAULT_PORT})"
+    )
     parser.add_argument(
         "--root", type=Path, default=REPO_ROOT, help="folder with dataset_info.json and data/ (default: this repo)"
     )
+    parser.add_argument(
+        "--recipe", type=Path, default=RECIPE, help=f"training recipe the Train tab opens with (default {RECIPE})"
+    )
     args = parser.parse_args(argv)
-    launch(args.host, args.port, args.root)
+    port = args.port
+    if port is None:
+        value = os.environ.get("GRADIO_SERVER_PORT", "").strip() or str(DEFAULT_PORT)
+        try:
+            port = port_number(value)
+        except argparse.ArgumentTypeError as error:
+            raise UserError(f"GRADIO_SERVER_PORT: {error}") from None
+    launch(args.host, port, args.root, args.recipe)
     return 0
 
 

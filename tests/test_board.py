@@ -1,18 +1,23 @@
-"""LLaMA Board in a real headless Chromium: the emotion datasets are listed and previewed, nothing leaves loopback."""
+"""LLaMA Board in a real headless Chromium: the emotion datasets are listed and previewed, the Train tab opens with
+the CPU recipe's settings, nothing leaves loopback."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
+import yaml
 
 from conftest import convert_sample, free_port, serving
-from emotion_sft.board import EXTERNAL_TAGS, seed_user_config
+from emotion_sft.board import EXTERNAL_TAGS, RECIPE, seed_user_config, train_presets
 from emotion_sft.paths import REPO_ROOT
 
 # Screenshots land here (CI keeps the folder as an artifact); override with TEST_ARTIFACTS.
@@ -56,25 +61,86 @@ def test_webui_refuses_a_folder_without_a_registry(tmp_path):
     assert result.returncode != 0 and "dataset_info.json not found" in result.stderr
 
 
+def webui(*args) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, REPO_ROOT / "scripts" / "webui.py", *args]
+    return subprocess.run(list(map(str, command)), capture_output=True, text=True, timeout=120)
+
+
+def test_webui_names_a_bad_port_in_the_environment(tmp_path):
+    (tmp_path / "dataset_info.json").write_text("{}")
+    for value in ("abc", "0", "70000"):
+        result = subprocess.run(
+            [sys.executable, REPO_ROOT / "scripts" / "webui.py", "--root", tmp_path],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "GRADIO_SERVER_PORT": value},
+        )
+        assert result.returncode == 1, result.stderr
+        assert result.stderr == f"error: GRADIO_SERVER_PORT: {value!r} is not a port number (1 to 65535)\n"
+    result = webui("--root", tmp_path, "--port", "abc")
+    assert result.returncode == 2 and "argument --port: 'abc' is not a port number" in result.stderr
+
+
+def test_webui_says_the_port_is_taken_before_printing_its_url(tmp_path):
+    (tmp_path / "dataset_info.json").write_text("{}")
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = webui("--root", tmp_path, "--port", port)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"error: port {port} on 127.0.0.1 is taken"), result.stderr
+    assert "http://" not in result.stdout  # no URL for a board that never starts
+
+
+def test_train_presets_carry_the_cpu_recipe():
+    recipe = yaml.safe_load((REPO_ROOT / RECIPE).read_text())
+    presets = train_presets(recipe)
+    assert presets["train.dataset"] == [recipe["dataset"]]
+    assert float(presets["train.learning_rate"]) == recipe["learning_rate"]
+    assert float(presets["train.num_train_epochs"]) == recipe["num_train_epochs"]
+    assert presets["train.cutoff_len"] == recipe["cutoff_len"]
+    assert presets["train.batch_size"] == recipe["per_device_train_batch_size"]
+    assert presets["train.gradient_accumulation_steps"] == recipe["gradient_accumulation_steps"]
+    assert int(presets["train.max_samples"]) == recipe["max_samples"]
+    assert presets["train.compute_type"] == "bf16"
+    # Keys the board has no field for reach `llamafactory-cli train` through its "Extra arguments".
+    extra = json.loads(presets["train.extra_args"])
+    assert extra["default_system"] == "" and extra["use_cpu"] is True
+    assert extra["train_sampling_strategy"] == recipe["train_sampling_strategy"]
+    assert "output_dir" not in extra and "model_name_or_path" not in extra  # the board names its own
+
+
 @pytest.fixture(scope="module")
 def board(emotion_dir, tmp_path_factory):
-    """scripts/webui.py serving a converted sample of the real data on a free loopback port."""
+    """scripts/webui.py serving a converted sample of the real data on a free port, with no --host given and
+    GRADIO_SERVER_NAME naming another address (127.0.0.2, on loopback too) that the board must not follow."""
     root = convert_sample(emotion_dir, tmp_path_factory.mktemp("board"), 40, 12, 12)
     port = free_port()
-    command = [sys.executable, REPO_ROOT / "scripts" / "webui.py", "--host", "127.0.0.1", "--port", port]
+    command = [sys.executable, REPO_ROOT / "scripts" / "webui.py", "--port", port]
     url = f"http://127.0.0.1:{port}/"
-    with serving([*command, "--root", root], url, root / "board.log"):
-        yield root, url
+    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.2"}
+    with serving([*command, "--root", root], url, root / "board.log", env) as process:
+        yield root, url, process
+
+
+@pytest.mark.slow
+def test_board_listens_on_loopback_whatever_the_environment_says(board):
+    root, url, process = board
+    connections = psutil.Process(process.pid).net_connections(kind="inet")
+    listening = [c.laddr for c in connections if c.status == psutil.CONN_LISTEN]
+    assert [address.ip for address in listening] == ["127.0.0.1"], listening
+    assert f"LLaMA Board on {url.rstrip('/')}" in (root / "board.log").read_text()
 
 
 @pytest.mark.slow
 def test_board_lists_and_previews_the_emotion_dataset(board):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     if not Path(CHROMIUM).is_file():
         message = "Chromium not found: apt-get install chromium (CI installs it in .ci/run)"
         pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
-    root, url = board
+    root, url, _ = board
+    recipe = yaml.safe_load((REPO_ROOT / RECIPE).read_text())
     first = json.loads((root / "data" / "emotion_train.json").read_text())[0]
     requested: list[str] = []
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -87,12 +153,30 @@ def test_board_lists_and_previews_the_emotion_dataset(board):
             page.get_by_role("tab", name="Train").click()
             # The model picker is preset to the CPU default, by path.
             assert page.get_by_label("Model path").input_value() == "models/SmolLM2-135M-Instruct"
-            page.get_by_label("Dataset", exact=True).first.click()  # the Train tab's (Evaluate has one too)
+            # The Train tab holds the CPU recipe's settings, not LLaMA-Factory's GPU defaults (hidden tabs' fields
+            # have no role, so these are the Train tab's).
+            field = lambda name: page.get_by_role("textbox", name=name)  # noqa: E731
+            expect(field("Learning rate")).to_have_value(str(recipe["learning_rate"]), timeout=30_000)
+            assert float(field("Epochs").input_value()) == recipe["num_train_epochs"]
+            assert int(field("Max samples").input_value()) == recipe["max_samples"]
+            for label, key in [
+                ("Cutoff length", "cutoff_len"),
+                ("Batch size", "per_device_train_batch_size"),
+                ("Gradient accumulation", "gradient_accumulation_steps"),
+            ]:
+                number = page.get_by_role("spinbutton", name=f"number input for {label}")
+                assert int(number.input_value()) == recipe[key], label
+            expect(page.get_by_role("button", name=re.compile(r"^Remove "))).to_have_count(1)  # one dataset chosen,
+            expect(page.get_by_role("button", name=f"Remove {recipe['dataset']}", exact=True)).to_be_visible()  # this
+            page.get_by_role("button", name=re.compile(r"^Extra configurations")).click()
+            extra = json.loads(field("Extra arguments").input_value())
+            assert extra["default_system"] == "" and extra["use_cpu"] is True
+            page.screenshot(path=ARTIFACTS / "llamaboard_train_presets.png")
+            page.get_by_role("textbox", name=re.compile(r"^Dataset\b")).click()
             options = page.get_by_role("option")
             options.first.wait_for()
             names = [f"emotion_{split}{kind}" for kind in ("", "_text") for split in ("train", "validation", "test")]
-            assert options.all_inner_texts() == names
-            page.get_by_role("option", name="emotion_train_text", exact=True).click()  # the CPU recipe's
+            assert [name.strip() for name in options.all_inner_texts()] == names
             page.keyboard.press("Escape")
             page.get_by_role("button", name="Preview dataset").click()
             page.get_by_text(first["input"]).first.wait_for(timeout=30_000)  # a real sentence from train.txt

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -230,12 +233,24 @@ def test_bad_csv_and_jsonl_name_the_line(tmp_path):
 
 
 def test_hub_id_that_cannot_be_loaded_fails_clearly(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # no hub here: fail fast instead of retrying the network
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     result = convert_cli(Path("no-such-owner/no-such-dataset"), tmp_path)
     assert result.returncode != 0
-    assert "no-such-owner/no-such-dataset: could not load it from the Hugging Face hub" in result.stderr
+    assert "no-such-owner/no-such-dataset: no such folder" in result.stderr
+    assert "not a hub dataset in the local cache (HF_HUB_OFFLINE is set)" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_relative_folder_typo_that_looks_like_a_hub_id_fails_fast(tmp_path):
+    """`fx/base` for `fix/base`: with no hub (here) or a hub without it (elsewhere), say so at once, not after
+    half a minute of retries, and say first that the folder does not exist."""
+    start = time.monotonic()
+    result = convert_cli(Path("no-such-owner-emotion-sft/no-such-dataset"), tmp_path)
+    assert result.returncode == 1 and time.monotonic() - start < 15
+    assert "error: no-such-owner-emotion-sft/no-such-dataset: no such folder (" in result.stderr
+    assert "hub" in result.stderr and "Retrying" not in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists() and not (tmp_path / "dataset_info.json").exists()
 
 
 def test_malformed_registry_is_reported_and_left_alone(tmp_path):
@@ -245,3 +260,145 @@ def test_malformed_registry_is_reported_and_left_alone(tmp_path):
     result = convert_cli(source, tmp_path)
     assert result.returncode != 0 and f"{info}: line 3: not valid JSON" in result.stderr
     assert info.read_text() == '{\n  "a": 1,\n}\n' and not (tmp_path / "out").exists()
+
+
+def test_every_target_is_checked_before_any_file_is_written(tmp_path):
+    source = write_txt(tmp_path / "src")
+    (tmp_path / "file").write_text("x")
+    out, info = tmp_path / "out", tmp_path / "dataset_info.json"
+    cases = {
+        "registry under a file": ("--dataset-info", tmp_path / "file" / "dataset_info.json", "is a file, not a folder"),
+        "output dir is a file": ("--output-dir", tmp_path / "file", "is a file, not a folder"),
+        "registry is a folder": ("--dataset-info", tmp_path / "src", "is a folder"),
+    }
+    for option, value, reason in cases.values():
+        args = {"--output-dir": out, "--dataset-info": info, option: value}
+        result = run_script("convert_emotion.py", "--source", source, *[str(x) for kv in args.items() for x in kv])
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.startswith(f"error: {value}") and reason in result.stderr
+        assert "nothing was written" in result.stderr and result.stderr.count("\n") == 1
+        assert not out.exists() and not info.exists() and (tmp_path / "file").read_text() == "x"
+
+
+def test_a_read_only_registry_is_refused_and_nothing_written(tmp_path):
+    source = write_txt(tmp_path / "src")
+    info = tmp_path / "dataset_info.json"
+    info.write_text("{}\n")
+    info.chmod(0o444)
+    result = convert_cli(source, tmp_path)
+    assert result.returncode == 1
+    assert f"error: {info}: read-only file; not replaced" in result.stderr and "nothing was written" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "out").exists() and info.read_text() == "{}\n"
+
+
+@pytest.mark.skipif(os.getuid() == 0, reason="root may write into a read-only folder")
+def test_a_registry_in_a_read_only_folder_is_refused_and_nothing_written(tmp_path):
+    source = write_txt(tmp_path / "src")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        result = convert_cli(source, tmp_path, "--dataset-info", locked / "dataset_info.json")
+    finally:
+        locked.chmod(0o755)
+    assert result.returncode == 1 and "is not writable" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_registry_keeps_its_mode_and_its_symlink(tmp_path):
+    source = write_txt(tmp_path / "src")
+    real = tmp_path / "conf" / "dataset_info.json"
+    real.parent.mkdir()
+    real.write_text("{}\n")
+    real.chmod(0o644)
+    (tmp_path / "dataset_info.json").symlink_to(real)
+    assert convert_cli(source, tmp_path).returncode == 0
+    assert (tmp_path / "dataset_info.json").is_symlink() and "emotion_train" in json.loads(real.read_text())
+    assert stat.S_IMODE(real.stat().st_mode) == 0o644
+    # file_name stays relative to the folder LLaMA-Factory is given: the link's.
+    assert json.loads(real.read_text())["emotion_train"]["file_name"] == "out/emotion_train.json"
+
+
+@pytest.mark.parametrize("end", ["\r", "\r\n"], ids=["CR", "CRLF"])
+def test_every_format_reads_cr_and_crlf_line_ends(tmp_path, end):
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "train.txt").write_bytes(end.join(f"{t};{y}" for t, y in ROWS).encode())
+    (source / "val.csv").write_bytes(end.join(["text,label", *(f"{t},{y}" for t, y in ROWS)]).encode())
+    lines = [json.dumps({"text": t, "label": y}) for t, y in ROWS]
+    (source / "test.jsonl").write_bytes(end.join(lines).encode())
+    splits = load_splits(source)
+    for split in ("train", "validation", "test"):
+        assert [(e.text, e.label) for e in splits[split]] == ROWS
+
+
+@pytest.mark.parametrize(
+    ("rows", "where", "reason"),
+    [
+        # The stray quote opens on line 3 and closes on line 5, where a label follows: 3 rows would become 1.
+        ('a,joy\n"b,anger\nc,fear\nd",love\ne,fear\n', "line 3", "a quoted field runs on to line 5: a stray"),
+        ('a,joy\n"b,anger\nc,fear\n', "line 3", "the row runs on to line 4: a stray"),  # never closed
+        ("a,joy\nb,anger,fear\n", "line 3", "3 fields, the header has 2"),
+    ],
+    ids=["stray quote closed later", "stray quote never closed", "extra field"],
+)
+def test_a_csv_row_that_swallows_others_is_refused(tmp_path, rows, where, reason):
+    source = write_txt(tmp_path / "src")
+    (source / "train.txt").unlink()
+    (source / "train.csv").write_text("text,label\n" + rows)
+    with pytest.raises(DataError) as error:
+        load_splits(source)
+    assert f"{source / 'train.csv'}: {where}: " in str(error.value) and reason in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        (["train-00000-of-00001.txt", "train-00000-of-00001 (1).txt"], "several files for split 'train'"),
+        (["train.txt", "train (1).txt"], "several files for split 'train'"),
+        (["train-00000-of-00002.txt"], "are not one complete set"),
+        (["train-00000-of-00002.txt", "train-00000-of-00002 (1).txt"], "several files for split 'train'"),
+    ],
+    ids=["duplicate shard", "duplicate file", "missing shard", "duplicate of a shard"],
+)
+def test_a_browsers_duplicate_or_a_missing_shard_is_refused(tmp_path, names, expected):
+    source = write_txt(tmp_path / "src", names=("val", "test"))
+    for name in names:
+        (source / name).write_text("".join(f"{t};{y}\n" for t, y in ROWS))
+    with pytest.raises(DataError, match=expected):
+        load_splits(source)
+
+
+def test_complete_shards_are_read_in_order(tmp_path):
+    source = write_txt(tmp_path / "src", names=("val", "test"))
+    (source / "train-00001-of-00002.txt").write_text("".join(f"{t};{y}\n" for t, y in ROWS[3:]))
+    (source / "train-00000-of-00002.txt").write_text("".join(f"{t};{y}\n" for t, y in ROWS[:3]))
+    assert [(e.text, e.label) for e in load_splits(source)["train"]] == ROWS
+
+
+def test_parquet_text_as_bytes_is_read_as_text(tmp_path):
+    source = write_txt(tmp_path / "src", names=("train", "val"))
+    texts = pa.array([t.encode() for t, _ in ROWS], type=pa.binary())
+    pq.write_table(pa.table({"text": texts, "label": pa.array([y.encode() for _, y in ROWS])}), source / "test.parquet")
+    assert [(e.text, e.label) for e in load_splits(source)["test"]] == ROWS
+    pq.write_table(pa.table({"text": pa.array([b"ok", b"\xff bad"]), "label": [1, 2]}), source / "test.parquet")
+    with pytest.raises(DataError, match=r"test.parquet: row 2: not valid UTF-8"):
+        load_splits(source)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"), [({"en": "i am happy"}, "an object"), (["i am", "happy"], "a list"), (3, "a number")]
+)
+def test_jsonl_text_that_is_not_a_string_is_refused(tmp_path, text, kind):
+    source = write_txt(tmp_path / "src", names=("train", "val"))
+    (source / "test.jsonl").write_text('{"text": "fine", "label": "joy"}\n' + json.dumps({"text": text, "label": 1}))
+    with pytest.raises(DataError, match=f"test.jsonl: line 2: text is {kind}, expected a string"):
+        load_splits(source)
+
+
+def test_a_sample_size_that_cannot_be_drawn_says_what_was_asked(emotion_dir, tmp_path):
+    result = convert_cli(emotion_dir, tmp_path, "--test-size", "1999")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "split 'test': a stratified sample of 1999 of its 2000 rows must" in result.stderr
+    assert "ask for 6 to 1994 rows, or all 2000" in result.stderr and "test_size = 1" not in result.stderr
+    assert not (tmp_path / "out").exists()

@@ -206,24 +206,29 @@ def test_label_scoring_script_is_scored_beside_generation(run, tiny_llama):
 
 @pytest.fixture(scope="module")
 def api_server(run, tiny_llama):
-    """`llamafactory-cli api` with the inference recipe, serving the run's adapter on a free loopback port."""
+    """`llamafactory-cli api` as `make serve` runs it: the inference recipe, the run's adapter, a free loopback
+    port and an API key in a key file (yields the URL and the key file)."""
+    from emotion_sft.client import ensure_api_key
+
+    key_file = run / "api_key"
     port = free_port()
     command = [CLI, "api", "examples/inference/smollm2_lora_sft.yaml", f"model_name_or_path={tiny_llama}"]
     command += [f"adapter_name_or_path={run / 'sft'}", "infer_dtype=bfloat16"]
-    env = llamafactory_env(API_HOST="127.0.0.1", API_PORT=str(port))
+    env = llamafactory_env(API_HOST="127.0.0.1", API_PORT=str(port), API_KEY=ensure_api_key(key_file))
     url = f"http://127.0.0.1:{port}"
-    with serving(command, url + "/v1/models", run / "api.log", env):
-        yield url
+    with serving(command, url + "/docs", run / "api.log", env):  # /v1/models wants the key
+        yield url, key_file
 
 
 def test_served_adapter_answers_as_do_predict_did(run, api_server):
-    from emotion_sft.client import EmotionClient
+    from emotion_sft.client import EmotionClient, read_api_key
     from emotion_sft.parser import parse_label
 
+    url, key_file = api_server
     rows = [json.loads(line) for line in (run / "predict" / "generated_predictions.jsonl").read_text().splitlines()]
     records = json.loads((run / "data" / "emotion_test.json").read_text())
     texts = [r["input"] for r in records[:6]]
-    results = EmotionClient(api_server).classify(texts, progress=False)
+    results = EmotionClient(url, read_api_key(key_file)).classify(texts, progress=False)
     assert [r.text for r in results] == texts
     for result, row in zip(results, rows, strict=False):
         assert result.answer.strip() == row["predict"].strip()  # same prompt, template, system and adapter
@@ -231,11 +236,20 @@ def test_served_adapter_answers_as_do_predict_did(run, api_server):
 
 
 def test_classify_api_script_prints_a_label_per_sentence(api_server):
-    result = run_script("classify_api.py", "--url", api_server, "i feel so alone tonight", "what a lovely surprise")
+    url, key_file = api_server
+    sentences = ["i feel so alone tonight", "what a lovely surprise"]
+    result = run_script("classify_api.py", "--url", url + "/v1/", "--api-key-file", key_file, *sentences)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert [line.split("\t")[1] for line in lines] == ["i feel so alone tonight", "what a lovely surprise"]
+    assert [line.split("\t")[1] for line in lines] == sentences
     assert all(line.split("\t")[0] in (*LABELS, UNPARSED) for line in lines)
+
+
+def test_served_api_refuses_a_request_without_the_key(api_server, tmp_path):
+    url, _ = api_server
+    result = run_script("classify_api.py", "--url", url, "--api-key-file", tmp_path / "none", "hello")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"error: {url}/v1/chat/completions answered 401 (wrong or missing API key)")
 
 
 def test_classify_api_script_names_a_missing_server():

@@ -89,23 +89,43 @@ def machine() -> dict:
     return info
 
 
+def gpu_memory_used() -> int | None:
+    """Bytes in use on GPU 0 as the driver counts them (every process; `nvidia-smi`), None without one."""
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits", "--id=0"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout  # fmt: skip
+        return int(out.split()[0]) * 2**20
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return None
+
+
 class PeakMemory:
-    """Peak resident memory of a process and all its children, sampled every `interval` seconds."""
+    """Peak resident memory of a process and all its children, sampled every `interval` seconds, and on a
+    GPU machine the peak GPU memory above what was in use when it started (sampled every second)."""
 
     def __init__(self, pid: int, interval: float = 0.2) -> None:
         self.peak = 0
+        self.gpu_baseline = gpu_memory_used()
+        self.gpu_peak = 0 if self.gpu_baseline is not None else None
         self._process = psutil.Process(pid)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, args=(interval,), daemon=True)
         self._thread.start()
 
     def _sample(self, interval: float) -> None:
+        next_gpu = 0.0
         while not self._stop.is_set():
             try:
                 processes = [self._process, *self._process.children(recursive=True)]
                 self.peak = max(self.peak, sum(p.memory_info().rss for p in processes))
             except psutil.Error:
                 pass
+            if self.gpu_peak is not None and time.monotonic() >= next_gpu:
+                used = gpu_memory_used()
+                self.gpu_peak = max(self.gpu_peak, (used or 0) - self.gpu_baseline)
+                next_gpu = time.monotonic() + 1.0
             self._stop.wait(interval)
 
     def stop(self) -> int:
@@ -132,6 +152,7 @@ def llamafactory(recipe: str | Path, overrides: dict, log: Path) -> dict:
         memory = PeakMemory(process.pid)
         process.wait()
         peak = memory.stop()
+    gpu_peak = memory.gpu_peak
     if process.returncode != 0:
         tail = log.read_text()[-3000:]
         raise RuntimeError(f"llamafactory-cli train {recipe} failed ({process.returncode}), log {log}:\n{tail}")
@@ -139,7 +160,43 @@ def llamafactory(recipe: str | Path, overrides: dict, log: Path) -> dict:
     state_path = output_dir / "trainer_state.json"
     if state_path.is_file():
         results["num_input_tokens_seen"] = json.loads(state_path.read_text()).get("num_input_tokens_seen")
-    return {**results, "wall_s": time.perf_counter() - start, "peak_rss_gb": peak / 2**30}
+    results.update(wall_s=time.perf_counter() - start, peak_rss_gb=peak / 2**30)
+    if gpu_peak is not None:
+        results["peak_gpu_gb"] = gpu_peak / 2**30
+    return results
+
+
+def peak_flops(gpu_name: str) -> float | None:
+    """The dense 16-bit tensor-core peak of a GPU we know (fp16 and bf16 peak alike on these), else None."""
+    return next((flops for key, flops in GPU_PEAK_FLOPS.items() if key in gpu_name), None)
+
+
+def lora_mfu(params: int, tokens_per_s: float, gpu_name: str) -> float | None:
+    """Model FLOPs utilisation of LoRA training: 4 FLOPs per weight per token (forward 2, backward through
+    the activations 2; the frozen weights get no gradient), recomputation not counted, over the GPU's peak."""
+    peak = peak_flops(gpu_name)
+    return 4 * params * tokens_per_s / peak if peak else None
+
+
+def gpu_smoke_overrides(recipe: dict, model: str | Path, steps: int, attention: str, output_dir: Path) -> dict:
+    """`key=value` overrides that run a paper recipe's method and training settings on another model for
+    `steps` optimizer steps (one epoch of steps x batch x accumulation rows: a whole cosine schedule)."""
+    per_step = recipe["per_device_train_batch_size"] * recipe.get("gradient_accumulation_steps", 1)
+    return {
+        "model_name_or_path": model,
+        "template": "smollm2",
+        "flash_attn": attention,
+        "max_samples": steps * per_step,
+        "num_train_epochs": 1,
+        "output_dir": output_dir,
+        "logging_steps": 1,
+        "save_steps": 100000,
+        "eval_strategy": "'no'",  # quoted: the CLI's OmegaConf reads a bare no as False
+        "eval_dataset": "null",
+        "plot_loss": "false",
+        "overwrite_output_dir": "true",
+        "include_num_input_tokens_seen": "non_padding",
+    }
 
 
 def matmul_flops(m: int, k: int, n: int, dtype=None, seconds: float = 2.0) -> float:

@@ -6,6 +6,10 @@ the internet:
   (LLaMA-Factory's board defaults to `data/`);
 - the board's model picker is seeded with SmolLM2-135M-Instruct at `models/SmolLM2-135M-Instruct` (only when
   the user has no board config yet; `llamaboard_cache/user_config.yaml` is the board's own file);
+- the Train tab opens with the CPU recipe's settings (`examples/smollm2_lora_sft.yaml`, read at launch), not
+  LLaMA-Factory's GPU defaults (lr 5e-5, 3 epochs, cutoff 2048, the instruction dataset) that take hours on a
+  CPU; recipe keys without a field of their own (default_system, use_cpu, ...) go to "Extra arguments";
+- it listens on 127.0.0.1 unless told otherwise, and says so when the port is taken instead of failing late;
 - Gradio analytics, its version check and share links are off; the theme uses system fonts instead of
   Source Sans Pro from Google Fonts, and the page Gradio serves loses its hard-coded links to
   fonts.googleapis.com, fonts.gstatic.com and cdnjs (a preconnect and an optional iframe-resizer script),
@@ -14,12 +18,18 @@ the internet:
 
 from __future__ import annotations
 
+import errno
+import json
 import os
 import re
+import socket
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
 
+from emotion_sft.cli import UserError
 from emotion_sft.fileio import write_text_atomic
 from emotion_sft.paths import MODELS_DIR, REPO_ROOT
 
@@ -28,6 +38,67 @@ USER_CONFIG = Path("llamaboard_cache") / "user_config.yaml"  # relative to the b
 OFFLINE_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_SHARE": "0", "HF_HUB_OFFLINE": "1"}
 # Tags in Gradio's page template that make the browser connect to other hosts.
 EXTERNAL_TAGS = re.compile(rb'<link\s+rel="preconnect"[^>]*>|<script\s+src="https?://[^"]*"[^>]*>\s*</script>')
+RECIPE = Path("examples") / "smollm2_lora_sft.yaml"  # the Train tab's presets, relative to the repo root
+
+
+def _datasets(value: Any) -> list[str]:
+    return [name.strip() for name in str(value).split(",") if name.strip()]
+
+
+# Recipe keys with a field of their own in the board's Train tab: the field's id and the type it holds.
+TRAIN_FIELDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "dataset_dir": ("train.dataset_dir", str),
+    "dataset": ("train.dataset", _datasets),
+    "learning_rate": ("train.learning_rate", str),
+    "num_train_epochs": ("train.num_train_epochs", str),
+    "max_samples": ("train.max_samples", str),
+    "max_grad_norm": ("train.max_grad_norm", str),
+    "cutoff_len": ("train.cutoff_len", int),
+    "per_device_train_batch_size": ("train.batch_size", int),
+    "gradient_accumulation_steps": ("train.gradient_accumulation_steps", int),
+    "val_size": ("train.val_size", float),
+    "lr_scheduler_type": ("train.lr_scheduler_type", str),
+    "logging_steps": ("train.logging_steps", int),
+    "save_steps": ("train.save_steps", int),
+    "warmup_steps": ("train.warmup_steps", int),
+    "report_to": ("train.report_to", str),
+    "lora_rank": ("train.lora_rank", int),
+    "lora_alpha": ("train.lora_alpha", int),
+    "lora_dropout": ("train.lora_dropout", float),
+    "lora_target": ("train.lora_target", str),
+}
+# Recipe keys the board sets from its own fields: the top bar (model, method, template), the stage, the output
+# folder (one per run under saves/), the loss plot; the precision flags become the compute type below.
+BOARD_KEYS = {"model_name_or_path", "stage", "do_train", "finetuning_type", "template", "output_dir"}
+BOARD_KEYS |= {"overwrite_output_dir", "plot_loss", "bf16", "fp16", "pure_bf16"}
+BOARD_EXTRA_ARGS = {"optim": "adamw_torch"}  # the board's own default "Extra arguments"
+
+
+def train_presets(recipe: dict[str, Any]) -> dict[str, Any]:
+    """Train tab field id -> value that sets LLaMA Board up to run `recipe` (a training YAML's keys)."""
+    presets: dict[str, Any] = {}
+    extra = dict(BOARD_EXTRA_ARGS)
+    for key, value in recipe.items():
+        if key in TRAIN_FIELDS:
+            field, kind = TRAIN_FIELDS[key]
+            presets[field] = kind(value)
+        elif key not in BOARD_KEYS:
+            extra[key] = value
+    precision = [p for p in ("pure_bf16", "bf16", "fp16") if recipe.get(p)]
+    presets["train.compute_type"] = precision[0] if precision else "fp32"
+    presets["train.extra_args"] = json.dumps(extra)
+    return presets
+
+
+def read_recipe(path: Path) -> dict[str, Any]:
+    """A training recipe's keys, or UserError naming the file."""
+    try:
+        recipe = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise UserError(f"cannot read the board's recipe {path}: {error}") from None
+    if not isinstance(recipe, dict):
+        raise UserError(f"{path}: expected a training recipe (a mapping of LLaMA-Factory arguments)")
+    return recipe
 
 
 def seed_user_config(root: Path = REPO_ROOT, model_path: Path = MODELS_DIR / BOARD_MODEL) -> bool:
@@ -47,8 +118,9 @@ def seed_user_config(root: Path = REPO_ROOT, model_path: Path = MODELS_DIR / BOA
     return True
 
 
-def create_board():
-    """LLaMA Board's Blocks with this project's dataset folder and an offline theme (not launched)."""
+def create_board(presets: dict[str, Any] | None = None):
+    """LLaMA Board's Blocks with this project's dataset folder, an offline theme and the fields in `presets`
+    (field id -> value, see `train_presets`) set when the page opens (not launched)."""
     for key, value in OFFLINE_ENV.items():
         os.environ.setdefault(key, value)
     import gradio as gr
@@ -57,9 +129,24 @@ def create_board():
     from llamafactory.webui import common
 
     common.DEFAULT_DATA_DIR = "."
-    from llamafactory.webui.interface import create_ui
+    from llamafactory.webui import interface
+    from llamafactory.webui.engine import Engine
 
-    demo = create_ui()
+    class PresetEngine(Engine):
+        """The board's engine, whose page-load values (`resume`) also carry the presets."""
+
+        def resume(self):
+            updates = super().resume()
+            first = next(updates)
+            first.update({self.manager.get_elem_by_id(k): gr.update(value=v) for k, v in (presets or {}).items()})
+            yield first
+            yield from updates  # a run in progress: its own values win
+
+    interface.Engine = PresetEngine  # create_ui builds its engine from this name
+    try:
+        demo = interface.create_ui()
+    finally:
+        interface.Engine = Engine
     theme = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"])
     demo.theme, demo.theme_css, demo.stylesheets = theme, theme._get_theme_css(), theme._stylesheets
     return demo
@@ -84,16 +171,41 @@ def create_app(demo):
     return gr.mount_gradio_app(app, demo.queue(), path="")
 
 
-def launch(host: str = "127.0.0.1", port: int = 7860, root: Path = REPO_ROOT) -> None:
-    """Serve LLaMA Board on host:port until interrupted, from `root` (a folder with dataset_info.json)."""
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port, or UserError saying why not (the port is taken, no such address)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as error:
+        raise UserError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: a closed run's port is free
+        sock.bind(address)
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise UserError(
+                f"port {port} on {host} is taken (another board or server?); pick another: --port, make webui PORT="
+            ) from None
+        raise UserError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    return sock
+
+
+def launch(host: str = "127.0.0.1", port: int = 7860, root: Path = REPO_ROOT, recipe: Path = RECIPE) -> None:
+    """Serve LLaMA Board on host:port until interrupted, from `root` (a folder with dataset_info.json), with
+    the Train tab preset to `recipe` (relative to the repo root unless absolute)."""
     import uvicorn
 
     root = Path(root).resolve()
     if not (root / "dataset_info.json").is_file():
         raise FileNotFoundError(f"{root / 'dataset_info.json'} not found; run `make data` first")
+    presets = train_presets(read_recipe(REPO_ROOT / recipe))
+    sock = listen(host, port)  # before anything is printed or built: a taken port fails here, in a second
     os.chdir(root)  # the board reads datasets and writes saves/ and llamaboard_* relative to its working dir
     if seed_user_config(root, root / "models" / BOARD_MODEL):
         print(f"LLaMA Board: model {BOARD_MODEL} preset to models/{BOARD_MODEL} ({root / USER_CONFIG})")
-    app = create_app(create_board())
+    app = create_app(create_board(presets))
+    print(f"LLaMA Board: Train tab preset to {recipe}")
     print(f"LLaMA Board on http://{host}:{port} (datasets from {root / 'dataset_info.json'})", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    server.run(sockets=[sock])

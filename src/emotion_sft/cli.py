@@ -10,12 +10,12 @@ before any model is loaded.
 from __future__ import annotations
 
 import argparse
-import os
+import errno
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .fileio import DataError
+from .fileio import DataError, check_folder_writable, writable_target
 
 
 class UserError(Exception):
@@ -66,28 +66,21 @@ def _int(value: str) -> int:
 
 
 def output_file(value: str) -> Path:
-    """argparse type: a file path we may write: not a folder, not under a file."""
-    path = Path(value)
-    if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{value} is a folder; give a file path")
-    _writable_parent(path, value)
-    return path
+    """argparse type: a file path we may write: not a folder, not read-only, not under a file."""
+    try:
+        writable_target(value)
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(describe(exc)) from None
+    return Path(value)
 
 
 def output_dir(value: str) -> Path:
     """argparse type: a folder path we may write into: not an existing file, not under a file."""
     path = Path(value)
-    if path.exists() and not path.is_dir():
-        raise argparse.ArgumentTypeError(f"{value} is a file; give a folder path")
-    _writable_parent(path, value)
+    try:
+        if path.exists() and not path.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, "is a file; give a folder path", value)
+        check_folder_writable(path, value)
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(describe(exc)) from None
     return path
-
-
-def _writable_parent(path: Path, value: str) -> None:
-    for parent in path.absolute().parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise argparse.ArgumentTypeError(f"{value}: {parent} is a file, not a folder")
-            if not os.access(parent, os.W_OK | os.X_OK):
-                raise argparse.ArgumentTypeError(f"{value}: {parent} is not writable")
-            return

@@ -6,7 +6,8 @@ or Parquet (columns `text` and `label`), including the hub's own parquet layout
 (`split/train-00000-of-00001.parquet`, ...). Local files are read here rather than through
 `datasets` so that every bad row can be reported with its file and line.
 
-Nothing is written until every split has been read and checked, and every file is written atomically.
+Nothing is written until every split has been read and checked and every target found writable, and every
+file is written atomically.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .fileio import DataError, dumps_json, numbered_lines, read_text, write_text_atomic
+from .fileio import DataError, dumps_json, numbered_lines, read_text, writable_target, write_text_atomic
 from .labels import INSTRUCTION, LABELS, label_name
 from .paths import REPO_ROOT
 
@@ -39,6 +40,8 @@ ALPACA_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output
 TEXT_ONLY_NAMES = {split: f"emotion_{split}_text" for split in SPLITS}
 TEXT_ONLY_COLUMNS = {"prompt": None, "query": "input", "response": "output"}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+# The hub's shard names: train-00000-of-00002.parquet, train-00001-of-00002.parquet.
+_SHARD = re.compile(r"-(\d+)-of-(\d+)$")
 
 
 @dataclass(frozen=True)
@@ -47,8 +50,24 @@ class Example:
     label: str
 
 
+def _decoded(source: Path | str, where: str, value: object) -> object:
+    """A Parquet binary column's bytes as the UTF-8 text they hold (str() would give "b'...'")."""
+    if not isinstance(value, bytes):
+        return value
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(source, f"not valid UTF-8 (bytes {value[exc.start : exc.end]!r})", where) from None
+
+
 def _example(source: Path | str, where: str, text: object, label: object) -> Example:
-    text = "" if text is None else str(text).strip()
+    text, label = _decoded(source, where, text), _decoded(source, where, label)
+    if text is not None and not isinstance(text, str):
+        kind = {dict: "an object", list: "a list", bool: "true or false", int: "a number", float: "a number"}.get(
+            type(text), f"a {type(text).__name__}"
+        )
+        raise DataError(source, f"text is {kind}, expected a string", where)
+    text = (text or "").strip()
     if not text:
         raise DataError(source, "empty text", where)
     if label is None or (isinstance(label, str) and not label.strip()):
@@ -77,12 +96,38 @@ def _require_columns(path: Path, found: Iterable[str], where: str) -> None:
 
 
 def read_csv(path: Path) -> list[Example]:
-    reader = csv.DictReader(io.StringIO(read_text(path)))
+    """CSV with a header naming `text` and `label`. A row's fields end at its line's end: a quoted text that
+    runs on over the next lines is taken for a stray quote (it would swallow the rows it runs over)."""
+    # newline="": the csv module sees CR-only, CRLF and LF line ends as they are, and splits on each.
+    reader = csv.DictReader(io.StringIO(read_text(path), newline=""), restkey=None, strict=True)
+    examples, last = [], 0
     try:
         _require_columns(path, reader.fieldnames or [], "line 1")
-        return [_example(path, f"line {reader.line_num}", row["text"], row["label"]) for row in reader]
+        for row in reader:
+            where = f"line {reader.line_num}"
+            breaks = sum(len(re.findall(r"\r\n|\r|\n", v)) for v in row.values() if isinstance(v, str))
+            if breaks:
+                start = reader.line_num - breaks
+                raise DataError(
+                    path,
+                    f"a quoted field runs on to line {reader.line_num}: a stray '\"'? (for texts with line breaks,"
+                    " use JSON Lines)",
+                    f"line {start}",
+                )
+            if None in row:
+                found = len(reader.fieldnames or []) + len(row[None])
+                raise DataError(
+                    path,
+                    f"{found} fields, the header has {len(reader.fieldnames or [])}; quote a text that holds a ','",
+                    where,
+                )
+            examples.append(_example(path, where, row["text"], row["label"]))
+            last = reader.line_num
     except csv.Error as exc:
-        raise DataError(path, f"malformed CSV ({exc})", f"line {reader.line_num}") from None
+        end = reader.reader.line_num  # DictReader's own line_num is not updated by a failed row
+        runs_on = f"; the row runs on to line {end}: a stray '\"'?" if end > last + 1 else ""
+        raise DataError(path, f"malformed CSV ({exc}){runs_on}", f"line {last + 1}") from None
+    return examples
 
 
 def read_jsonl(path: Path) -> list[Example]:
@@ -121,12 +166,32 @@ READERS: dict[str, Callable[[Path], list[Example]]] = {
 
 
 def _split_of(path: Path) -> str | None:
+    """The split a file is for: its stem is a split's name, a hub shard of it (`train-00000-of-00001`) or a
+    copy of either (`train (1)`, `train-00000-of-00001 (1)`, `train-old`), which the caller refuses beside
+    another file of the split, rather than read as more rows."""
     if path.suffix not in READERS:
         return None
     for split, stems in SPLIT_STEMS.items():
-        if any(path.stem == stem or path.stem.startswith(f"{stem}-") for stem in stems):
+        if any(re.match(rf"{stem}(?:$|[-\s(.])", path.stem) for stem in stems):
             return split
     return None
+
+
+def _check_shards(folder: Path, split: str, files: list[Path]) -> None:
+    """One file for a split, or the complete set of its hub shards (0 to n-1 of n, one format)."""
+    shards = [_SHARD.search(p.stem) for p in files]
+    names = ", ".join(p.name for p in files)
+    if len(files) > 1 and (
+        not all(shards)
+        or any(p.stem[: m.start()] != files[0].stem[: shards[0].start()] for p, m in zip(files, shards, strict=True))
+        or len({p.suffix for p in files}) > 1
+    ):
+        raise DataError(folder, f"several files for split '{split}' ({names}); keep one")
+    if all(shards):
+        totals = {int(m.group(2)) for m in shards}
+        indices = sorted(int(m.group(1)) for m in shards)
+        if len(totals) > 1 or indices != list(range(next(iter(totals)))):
+            raise DataError(folder, f"split '{split}': shards {names} are not one complete set (0 to n-1 of n)")
 
 
 def find_split_files(directory: Path) -> dict[str, list[Path]]:
@@ -148,11 +213,7 @@ def find_split_files(directory: Path) -> dict[str, list[Path]]:
             if not files:
                 stems = "/".join(SPLIT_STEMS[split])
                 raise DataError(folder, f"missing split '{split}': no {stems} file with extension {', '.join(READERS)}")
-            # Several files per split are fine only as shards of one format (train-00000-of-00002.parquet, ...).
-            shards = all(p.stem not in SPLIT_STEMS[split] for p in files) and len({p.suffix for p in files}) == 1
-            if len(files) > 1 and not shards:
-                names = ", ".join(p.name for p in files)
-                raise DataError(folder, f"several files for split '{split}' ({names}); keep one")
+            _check_shards(folder, split, files)
         return found
     raise DataError(directory, f"no split files found; expected {expected}")
 
@@ -167,19 +228,46 @@ def load_local(directory: Path) -> dict[str, list[Example]]:
     return splits
 
 
-def load_hub(dataset_id: str) -> dict[str, list[Example]]:
-    """Load `dataset_id` from the Hugging Face hub with `datasets` (integer or string labels)."""
-    import datasets
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
 
+
+def load_hub(dataset_id: str) -> dict[str, list[Example]]:
+    """Load `dataset_id` from the Hugging Face hub with `datasets` (integer or string labels).
+
+    One quick request first: an id the hub does not have fails at once, and when the hub cannot be reached
+    the dataset is read from the local cache (offline mode) instead of retrying the network for half a minute.
+    """
+    import datasets
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
+
+    not_a_folder = f"no such folder ({Path(dataset_id).absolute()})"
+    offline, unreachable = datasets.config.HF_HUB_OFFLINE, "HF_HUB_OFFLINE is set"
+    if not offline:
+        try:
+            HfApi().dataset_info(dataset_id, timeout=10)
+        except GatedRepoError:
+            pass  # it exists; load_dataset says how to get access
+        except RepositoryNotFoundError:
+            raise DataError(dataset_id, f"{not_a_folder}, and the Hugging Face hub has no such dataset") from None
+        except HfHubHTTPError:
+            pass  # the hub answered: let load_dataset try and report
+        except Exception as exc:  # no network, DNS, timeout, proxy: the transport's own error types
+            offline, unreachable = True, f"the hub is unreachable: {_first_line(exc)}"
+    saved = datasets.config.HF_HUB_OFFLINE
+    datasets.config.HF_HUB_OFFLINE = offline  # offline: straight to the local cache, no retries
     try:
         dataset = datasets.load_dataset(dataset_id)
-    except Exception as exc:  # offline, unknown id, gated: all end here
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise DataError(
-            dataset_id,
-            f"could not load it from the Hugging Face hub ({type(exc).__name__}: {first}); "
-            "pass a local directory with --source",
-        ) from None
+    except Exception as exc:  # unknown id, gated, not cached: all end here
+        if offline:
+            reason = f"{not_a_folder}, and not a hub dataset in the local cache ({unreachable})"
+        else:
+            reason = f"could not load it from the Hugging Face hub ({_first_line(exc)})"
+        raise DataError(dataset_id, f"{reason}; pass a local folder with --source") from None
+    finally:
+        datasets.config.HF_HUB_OFFLINE = saved
     splits = {}
     for split in SPLITS:
         name = next((s for s in SPLIT_STEMS[split] if s in dataset), None)
@@ -208,17 +296,27 @@ def load_splits(source: str | os.PathLike[str]) -> dict[str, list[Example]]:
 
 
 def stratified_sample(examples: list[Example], size: int | None, seed: int) -> list[Example]:
-    """A seeded sample of `size` examples with the class proportions of the whole, in original order."""
+    """A seeded sample of `size` examples with the class proportions of the whole, in original order.
+
+    Raises ValueError saying what was asked (the size, the rows there are) when no such sample exists."""
     if size is None or size >= len(examples):
         return list(examples)
     from sklearn.model_selection import train_test_split
 
+    classes = len({e.label for e in examples})
+    asked = f"a stratified sample of {size} of its {len(examples)} rows"
+    if size < classes or len(examples) - size < classes:
+        # scikit-learn names the complementary size (test_size = 1 for 1999 of 2000): say it in the user's terms.
+        raise ValueError(
+            f"{asked} must keep and leave out at least one row of each of its {classes} classes; "
+            f"ask for {classes} to {len(examples) - classes} rows, or all {len(examples)}"
+        )
     try:
         keep, _ = train_test_split(
             range(len(examples)), train_size=size, stratify=[e.label for e in examples], random_state=seed
         )
     except ValueError as exc:
-        raise ValueError(f"cannot draw a stratified sample of {size}: {exc}") from None
+        raise ValueError(f"{asked} cannot be drawn: {exc}") from None
     return [examples[i] for i in sorted(keep)]
 
 
@@ -241,8 +339,10 @@ def read_alpaca(path: str | os.PathLike[str]) -> list[dict[str, str]]:
 
 
 def registry_entry(data_file: Path, dataset_info: Path, columns: Mapping[str, str | None] = ALPACA_COLUMNS) -> dict:
-    """A `dataset_info.json` record whose `file_name` is relative to the registry's folder (= `dataset_dir`)."""
-    relative = Path(os.path.relpath(data_file.resolve(), dataset_info.resolve().parent)).as_posix()
+    """A `dataset_info.json` record whose `file_name` is relative to the registry's folder (= `dataset_dir`).
+
+    The folder is the one the registry is found in, even when it is a symlink to a file elsewhere."""
+    relative = Path(os.path.relpath(data_file.resolve(), dataset_info.absolute().parent.resolve())).as_posix()
     return {"file_name": relative, "formatting": "alpaca", "columns": dict(columns)}
 
 
@@ -279,6 +379,43 @@ def class_counts(splits: Mapping[str, list[Example]]) -> pd.DataFrame:
     return frame
 
 
+def prepare(
+    source: str | os.PathLike[str],
+    output_dir: str | os.PathLike[str],
+    dataset_info: str | os.PathLike[str],
+    sizes: Mapping[str, int | None] | None = None,
+    seed: int = 42,
+) -> tuple[dict[str, list[Example]], dict[Path, str]]:
+    """Everything `convert` does but write: the examples, and the text of each file to write, by path.
+
+    Every target is checked first (not a folder, not read-only, not under a file), then the source and the
+    registry are read and checked. Raises DataError or OSError, having written nothing.
+    """
+    output_dir, dataset_info = Path(output_dir), Path(dataset_info)
+    outputs = {split: output_dir / f"{DATASET_NAMES[split]}.json" for split in SPLITS}
+    for path in [*outputs.values(), dataset_info]:
+        writable_target(path)
+    splits = load_splits(source)
+    for split, rows in splits.items():
+        try:
+            splits[split] = stratified_sample(rows, (sizes or {}).get(split), seed)
+        except ValueError as exc:
+            raise DataError(source, f"split '{split}': {exc}") from None
+    registry = read_registry(dataset_info)
+    for split in SPLITS:
+        registry[DATASET_NAMES[split]] = registry_entry(outputs[split], dataset_info)
+    for split in SPLITS:
+        registry[TEXT_ONLY_NAMES[split]] = registry_entry(outputs[split], dataset_info, TEXT_ONLY_COLUMNS)
+    files = {outputs[split]: dumps_json(to_alpaca(splits[split])) for split in SPLITS}
+    return splits, {**files, dataset_info: dumps_json(registry)}
+
+
+def write_files(files: Mapping[Path, str]) -> None:
+    """Write each file atomically, in order (the registry last, so it never names a file not yet written)."""
+    for path, text in files.items():
+        write_text_atomic(path, text)
+
+
 def convert(
     source: str | os.PathLike[str],
     output_dir: str | os.PathLike[str],
@@ -289,18 +426,8 @@ def convert(
     """Convert `source` into `output_dir/emotion_{split}.json` and register them in `dataset_info`.
 
     `sizes` optionally caps a split at a seeded, stratified sample. Returns the examples written.
-    Everything is read and checked before the first file is written.
+    Everything is read and checked, and every target found writable, before the first file is written.
     """
-    output_dir, dataset_info = Path(output_dir), Path(dataset_info)
-    splits = load_splits(source)
-    splits = {split: stratified_sample(rows, (sizes or {}).get(split), seed) for split, rows in splits.items()}
-    registry = read_registry(dataset_info)
-    outputs = {split: output_dir / f"{DATASET_NAMES[split]}.json" for split in SPLITS}
-    for split in SPLITS:
-        registry[DATASET_NAMES[split]] = registry_entry(outputs[split], dataset_info)
-    for split in SPLITS:
-        registry[TEXT_ONLY_NAMES[split]] = registry_entry(outputs[split], dataset_info, TEXT_ONLY_COLUMNS)
-    for split in SPLITS:
-        write_text_atomic(outputs[split], dumps_json(to_alpaca(splits[split])))
-    write_text_atomic(dataset_info, dumps_json(registry))
+    splits, files = prepare(source, output_dir, dataset_info, sizes, seed)
+    write_files(files)
     return splits
