@@ -16,7 +16,7 @@ from conftest import run_script
         (["--encoder-rows", "0"], "argument --encoder-rows: '0' is not a positive integer"),
         (["--sections", "scoring,trian"], "argument --sections: 'scoring,trian': give one or more of train, scoring"),
         (["--sections", ","], "argument --sections: ',': give one or more of"),
-        (["--output-dir", "{file}"], "argument --output-dir: {file} is a file; give a folder path"),
+        (["--output-dir", "{file}"], "argument --output-dir: {file}: is a file; give a folder path"),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) else "",
 )

@@ -29,7 +29,7 @@ from emotion_sft.paths import REPO_ROOT
         (["--seed", "-1"], "argument --seed: '-1' is out of range"),
         (["--max-train-samples", "0"], "argument --max-train-samples: '0' is not a positive integer"),
         (["--max-steps", "0"], "argument --max-steps: '0': give -1 (train for --epochs) or a positive step count"),
-        (["--output-dir", "{file}"], "argument --output-dir: {file} is a file; give a folder path"),
+        (["--output-dir", "{file}"], "argument --output-dir: {file}: is a file; give a folder path"),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) else "",
 )

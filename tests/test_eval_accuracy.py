@@ -115,7 +115,7 @@ def test_files_of_the_same_name_get_distinct_default_names(tmp_path):
     [
         (["--seed", "-1"], "argument --seed: '-1' is negative"),
         (["--seed", str(2**32)], "argument --seed: '4294967296' is too large"),
-        (["--output-dir", "{file}"], "argument --output-dir: {file} is a file; give a folder path"),
+        (["--output-dir", "{file}"], "argument --output-dir: {file}: is a file; give a folder path"),
         (["--names", "a,a"], "--names needs one distinct, non-empty name per predictions file"),
     ],
     ids=["negative seed", "seed too large", "output dir is a file", "names clash"],

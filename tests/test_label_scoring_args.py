@@ -51,7 +51,7 @@ def predict(setup: dict[str, Path], *args: str | Path):
         (["--batch-size", "0"], "argument --batch-size: '0' is not a positive integer"),
         (["--limit", "-1990"], "argument --limit: '-1990' is not a positive integer"),
         (["--limit", "0"], "argument --limit: '0' is not a positive integer"),
-        (["--output", "{root}"], "argument --output: {root} is a folder; give a file path"),
+        (["--output", "{root}"], "argument --output: {root}: is a folder; give a file path"),
         (["--output", "{data}/out.jsonl"], "argument --output: {data}/out.jsonl: {data} is a file, not a folder"),
     ],
     ids=["batch size -1", "batch size 0", "limit -1990", "limit 0", "output is a folder", "output under a file"],
@@ -143,7 +143,7 @@ def curve(setup: dict[str, Path], run: Path, *args: str | Path):
     [
         (["--limit", "-5"], "argument --limit: '-5' is not a positive integer"),
         (["--limit", "0"], "argument --limit: '0' is not a positive integer"),
-        (["--output-dir", "{recipe}"], "argument --output-dir: {recipe} is a file; give a folder path"),
+        (["--output-dir", "{recipe}"], "argument --output-dir: {recipe}: is a file; give a folder path"),
     ],
     ids=["limit -5", "limit 0", "output dir is a file"],
 )
