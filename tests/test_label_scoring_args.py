@@ -190,3 +190,15 @@ def test_learning_curve_refuses_bad_runs_and_folders(setup, curve_run):
     assert result.stderr.startswith(f"error: {curve_run / 'training_args.bin'}: not the training arguments a Trainer")
     result = curve(setup, empty)
     assert result.returncode == 1 and result.stderr.startswith(f"error: {empty}: no checkpoint-N adapters")
+
+
+@pytest.mark.parametrize("batch_size", [0, -1])
+def test_the_library_refuses_a_batch_size_below_one(batch_size):
+    from emotion_sft.encoder import EncoderClassifier
+    from emotion_sft.label_scoring import LabelScorer
+
+    # checked before the instance is used: no model needed
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        LabelScorer.score(None, ["i feel lost"], batch_size=batch_size)
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        EncoderClassifier.predict_proba(None, ["i feel lost"], batch_size=batch_size)

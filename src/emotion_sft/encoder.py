@@ -239,6 +239,8 @@ class EncoderClassifier:
 
     def predict_proba(self, texts: list[str], batch_size: int = 128, progress: bool = False) -> np.ndarray:
         """Class probabilities, shape (len(texts), 6), columns in LABELS order."""
+        if batch_size < 1:  # range() would skip every batch and leave the probabilities uninitialised
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         from tqdm.auto import tqdm
 
         torch = self._torch

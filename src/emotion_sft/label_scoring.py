@@ -233,6 +233,8 @@ class LabelScorer:
 
     def score(self, texts: Sequence[str], batch_size: int = 32, progress: bool = True) -> np.ndarray:
         """Log-likelihood of each label as the answer: an array of shape (len(texts), len(labels))."""
+        if batch_size < 1:  # range() would skip every batch and leave the scores uninitialised
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         prompts = [self.prompt_ids(text) for text in texts]
         self._cache_prefix(prompts)
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
