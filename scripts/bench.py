@@ -26,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+from defaults import MODELS_DIR, REPO_ROOT, SAVES_DIR
 from emotion_sft.bench import (
     CPU_CONFIGS,
     GPU_PEAK_FLOPS,
@@ -38,7 +39,6 @@ from emotion_sft.bench import (
 from emotion_sft.cli import UserError, output_dir, positive_int, run
 from emotion_sft.converter import read_alpaca, uses_instruction
 from emotion_sft.fileio import dumps_json, write_text_atomic
-from emotion_sft.paths import MODELS_DIR, REPO_ROOT, SAVES_DIR
 from emotion_sft.predictions import read_predictions
 
 SFT_RECIPE = REPO_ROOT / "examples" / "smollm2_lora_sft.yaml"
@@ -68,7 +68,7 @@ def train_section(configs: list[TrainConfig], args, extra: dict | None = None) -
             **(extra or {}),
         }
         print(f"[bench] train: {config.name} ({config.change})", flush=True)
-        result = llamafactory(SFT_RECIPE, overrides, args.output_dir / "logs" / f"train-{name}.log")
+        result = llamafactory(SFT_RECIPE, overrides, args.output_dir / "logs" / f"train-{name}.log", REPO_ROOT)
         runtime = result["train_runtime"]
         rows.append(
             {
@@ -99,7 +99,10 @@ def scoring_section(args, adapter: Path) -> list[dict]:
     out = args.output_dir / "predict"
     overrides = {"model_name_or_path": args.model, "adapter_name_or_path": adapter, "dataset_dir": args.dataset_dir}
     result = llamafactory(
-        PREDICT_RECIPE, {**overrides, "max_samples": n, "output_dir": out}, args.output_dir / "logs" / "predict.log"
+        PREDICT_RECIPE,
+        {**overrides, "max_samples": n, "output_dir": out},
+        args.output_dir / "logs" / "predict.log",
+        REPO_ROOT,
     )
     predictions = read_predictions(out / "generated_predictions.jsonl")
     rows = [

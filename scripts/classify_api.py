@@ -17,9 +17,9 @@ import os
 import sys
 from pathlib import Path
 
+from defaults import API_KEY_FILE, REPO_ROOT
 from emotion_sft.cli import UserError, run
 from emotion_sft.client import (
-    API_KEY_FILE,
     DEFAULT_TIMEOUT,
     DEFAULT_URL,
     APIError,
@@ -28,7 +28,6 @@ from emotion_sft.client import (
     read_api_key,
 )
 from emotion_sft.fileio import read_text
-from emotion_sft.paths import REPO_ROOT
 
 
 def read_sentences(path: str) -> list[str]:

@@ -1,7 +1,9 @@
 #!/usr/bin/env python
-"""Score prediction files beside the published baselines.
+"""Score prediction files beside the task's published baselines.
 
-    python scripts/eval_accuracy.py PREDICTIONS [MORE ...] --output-dir DIR
+    python scripts/eval_accuracy.py PREDICTIONS [MORE ...] [--task tasks/emotion.yaml] --output-dir DIR
+
+The parser and the metrics use the task's labels and label words (default: the emotion task).
 
 PREDICTIONS: LLaMA-Factory's generated_predictions.jsonl (prompt, predict, label) or a classifier's file
 (text, predict, label). The first file is the run reported in DIR/metrics.json; every file given is
@@ -16,11 +18,13 @@ import itertools
 import sys
 from pathlib import Path
 
+from defaults import TASK_FILE
 from emotion_sft.cli import UserError, non_negative_int, output_dir, run
 from emotion_sft.fileio import DataError, dumps_json, write_text_atomic
 from emotion_sft.metrics import mcnemar, score
 from emotion_sft.predictions import read_predictions
 from emotion_sft.report import comparison_table, markdown, plot_confusion_matrix, render_report
+from emotion_sft.task import Task
 
 
 def _name_parts(path: Path) -> tuple[list[str], int]:
@@ -68,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output-dir", type=output_dir, required=True, help="where metrics.json, report.md, PNG go")
     parser.add_argument("--names", help="comma-separated run names, one per file (default: from the paths)")
     parser.add_argument("--seed", type=bootstrap_seed, default=0, help="bootstrap seed (default: %(default)s)")
+    parser.add_argument("--task", type=Path, default=TASK_FILE, help="task file (default: tasks/emotion.yaml)")
     args = parser.parse_args(argv)
     if args.names is not None:
         names = [name.strip() for name in args.names.split(",")]
@@ -76,9 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         names = run_names(args.predictions)
 
+    task = Task.load(args.task)
     frames = {}
     for name, path in zip(names, args.predictions, strict=True):
-        frames[name] = read_predictions(path)
+        frames[name] = read_predictions(path, task)
         print(f"read {len(frames[name])} rows from {path} as '{name}'")
     first_name, first = next(iter(frames.items()))
     for name, frame in frames.items():
@@ -91,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
             )
 
     runs = {
-        name: score(frame["gold"].tolist(), frame["pred"].tolist(), seed=args.seed) for name, frame in frames.items()
+        name: score(frame["gold"].tolist(), frame["pred"].tolist(), task.labels, seed=args.seed)
+        for name, frame in frames.items()
     }
     comparisons = [
         {"a": a, "b": b, **mcnemar(first["gold"], frames[a]["pred"], frames[b]["pred"])}
@@ -108,11 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     out = args.output_dir
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "metrics.json", dumps_json(metrics))
-    write_text_atomic(out / "report.md", render_report(runs, comparisons))
-    plot_confusion_matrix(first["gold"], first["pred"], out / "confusion_matrix.png", title=first_name)
+    write_text_atomic(out / "report.md", render_report(runs, comparisons, task))
+    plot_confusion_matrix(first["gold"], first["pred"], task.labels, out / "confusion_matrix.png", title=first_name)
 
     print()
-    print(markdown(comparison_table(runs).drop(columns="source")))
+    print(markdown(comparison_table(runs, task.baselines).drop(columns="source")))
     for row in comparisons:
         print(
             f"McNemar {row['a']} vs {row['b']}: {row['a_only']} vs {row['b_only']} discordant rows, "

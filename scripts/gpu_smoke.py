@@ -23,11 +23,11 @@ from pathlib import Path
 
 import yaml
 
+from defaults import MODELS_DIR, REPO_ROOT, SAVES_DIR
 from emotion_sft.bench import gpu_smoke_overrides, llamafactory, lora_mfu, markdown_table
 from emotion_sft.cli import UserError, output_dir, positive_int, run
 from emotion_sft.converter import read_registry
 from emotion_sft.fileio import dumps_json, write_text_atomic
-from emotion_sft.paths import MODELS_DIR, REPO_ROOT, SAVES_DIR
 
 TRAIN_RECIPE = REPO_ROOT / "examples" / "llama3_lora_sft.yaml"
 PREDICT_RECIPE = REPO_ROOT / "examples" / "llama3_lora_predict.yaml"
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
 
-    train = llamafactory(TRAIN_RECIPE, overrides, out / "logs" / "train.log")
+    train = llamafactory(TRAIN_RECIPE, overrides, out / "logs" / "train.log", REPO_ROOT)
     history = json.loads((out / "sft" / "trainer_state.json").read_text())["log_history"]
     losses = [entry["loss"] for entry in history if "loss" in entry]
     bad = [i + 1 for i, loss in enumerate(losses) if not math.isfinite(loss)]
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         "max_samples": args.predict_rows,
         "output_dir": out / "predict",
     }
-    llamafactory(PREDICT_RECIPE, predict, out / "logs" / "predict.log")
+    llamafactory(PREDICT_RECIPE, predict, out / "logs" / "predict.log", REPO_ROOT)
     scored = subprocess.run(
         [sys.executable, REPO_ROOT / "scripts" / "eval_accuracy.py", out / "predict" / "generated_predictions.jsonl",
          "--output-dir", out / "eval"],

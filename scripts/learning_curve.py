@@ -19,12 +19,12 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from defaults import DATA_DIR, REPO_ROOT
 from emotion_sft.cli import UserError, output_dir, positive_int, run
 from emotion_sft.converter import read_alpaca, uses_instruction
 from emotion_sft.fileio import DataError, dumps_json, write_text_atomic
 from emotion_sft.label_scoring import LabelScorer, check_model_dirs, check_template, read_recipe
 from emotion_sft.metrics import score
-from emotion_sft.paths import DATA_DIR, REPO_ROOT
 from emotion_sft.report import plot_learning_curve
 
 

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import torch
 
+from defaults import DATA_DIR, REPO_ROOT
 from emotion_sft.cli import output_file, positive_int, run
 from emotion_sft.converter import read_alpaca, uses_instruction
 from emotion_sft.fileio import DataError
 from emotion_sft.label_scoring import LabelScorer, check_model_dirs, check_template, read_recipe
-from emotion_sft.paths import DATA_DIR, REPO_ROOT
 from emotion_sft.predictions import write_predictions
 
 

@@ -11,9 +11,9 @@ import sys
 import time
 from pathlib import Path
 
+from defaults import MODELS_DIR
 from emotion_sft.cli import UserError, output_dir, run
 from emotion_sft.models import check_export_target, export_smollm2, smollm2_gguf
-from emotion_sft.paths import MODELS_DIR
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,10 +17,10 @@ import time
 from dataclasses import asdict, fields
 from pathlib import Path
 
+from defaults import DATA_DIR
 from emotion_sft.cli import UserError, output_dir, positive_int, run
 from emotion_sft.encoder import EncoderClassifier, EncoderConfig, read_split, train
 from emotion_sft.fileio import DataError
-from emotion_sft.paths import DATA_DIR
 from emotion_sft.predictions import write_predictions
 
 

@@ -15,9 +15,9 @@ import os
 import sys
 from pathlib import Path
 
+from defaults import REPO_ROOT
 from emotion_sft.board import RECIPE, launch
 from emotion_sft.cli import UserError, run
-from emotion_sft.paths import REPO_ROOT
 
 DEFAULT_PORT = 7860
 
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             port = port_number(value)
         except argparse.ArgumentTypeError as error:
             raise UserError(f"GRADIO_SERVER_PORT: {error}") from None
-    launch(args.host, port, args.root, args.recipe)
+    launch(args.root, args.host, port, args.recipe)
     return 0
 
 

@@ -14,8 +14,11 @@ import pytest
 import requests
 
 from emotion_sft.bench import CLI, llamafactory_env
-from emotion_sft.paths import REPO_ROOT
+from emotion_sft.task import Task
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TASK_FILE = REPO_ROOT / "tasks" / "emotion.yaml"
+EMOTION = Task.load(TASK_FILE)  # the default task, as the scripts read it
 # The real CARER/DAIR.AI files live beside the project (../shared/data/emotion), never inside it.
 EMOTION_DIR = Path(os.environ.get("EMOTION_DATA_DIR", REPO_ROOT.parent / "shared" / "data" / "emotion"))
 

@@ -7,9 +7,8 @@ import sys
 
 import pytest
 
-from conftest import convert_sample
+from conftest import REPO_ROOT, convert_sample
 from emotion_sft.bench import CPU_CONFIGS, markdown_table
-from emotion_sft.paths import REPO_ROOT
 
 
 def test_markdown_table_formats_numbers_and_blanks():

@@ -16,9 +16,8 @@ import psutil
 import pytest
 import yaml
 
-from conftest import convert_sample, free_port, serving
+from conftest import REPO_ROOT, convert_sample, free_port, serving
 from emotion_sft.board import EXTERNAL_TAGS, RECIPE, seed_user_config, train_presets
-from emotion_sft.paths import REPO_ROOT
 
 # Screenshots land here (CI keeps the folder as an artifact); override with TEST_ARTIFACTS.
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", REPO_ROOT / "test-artifacts"))

@@ -12,12 +12,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import run_script
+from conftest import EMOTION, REPO_ROOT, run_script
 from emotion_sft.converter import (
     ALPACA_COLUMNS,
-    DATASET_NAMES,
     TEXT_ONLY_COLUMNS,
-    TEXT_ONLY_NAMES,
     class_counts,
     convert,
     load_splits,
@@ -26,8 +24,7 @@ from emotion_sft.converter import (
     uses_instruction,
 )
 from emotion_sft.fileio import DataError
-from emotion_sft.labels import INSTRUCTION, LABELS
-from emotion_sft.paths import DATA_DIR, DATASET_INFO
+from emotion_sft.task import SPLITS
 
 # ../shared/MISSION.md: rows per split and class of the CARER emotion dataset ("split" configuration).
 EXPECTED_COUNTS = {
@@ -66,15 +63,16 @@ def test_real_dataset_converts_to_the_published_counts(emotion_dir, tmp_path):
     assert result.returncode == 0, result.stderr
     for split, expected in EXPECTED_COUNTS.items():
         records = read_records(tmp_path / "out" / f"emotion_{split}.json")
-        counts = {label: sum(r["output"] == label for r in records) for label in LABELS}
+        counts = {label: sum(r["output"] == label for r in records) for label in EMOTION.labels}
         assert counts == expected
         assert len(records) == sum(expected.values())
-        assert all(r.keys() == {"instruction", "input", "output"} and r["instruction"] == INSTRUCTION for r in records)
+        assert all(r.keys() == {"instruction", "input", "output"} for r in records)
+        assert all(r["instruction"] == EMOTION.instruction for r in records)
         assert all(r["input"] and not r["input"].endswith(";") for r in records)
     # The printed table carries the same numbers.
     assert "16000" in result.stdout and "4666" in result.stdout and "surprise" in result.stdout
     first = read_records(tmp_path / "out" / "emotion_train.json")[0]
-    assert first == {"instruction": INSTRUCTION, "input": "i didnt feel humiliated", "output": "sadness"}
+    assert first == {"instruction": EMOTION.instruction, "input": "i didnt feel humiliated", "output": "sadness"}
 
 
 def test_rerun_is_byte_identical_and_keeps_other_registry_entries(tmp_path):
@@ -98,10 +96,11 @@ def test_rerun_is_byte_identical_and_keeps_other_registry_entries(tmp_path):
 def test_uses_instruction_reads_the_registry_entry_and_names_a_missing_one(tmp_path):
     source = write_txt(tmp_path / "src")
     assert convert_cli(source, tmp_path).returncode == 0
-    assert uses_instruction({"eval_dataset": "emotion_test"}, tmp_path) is True
-    assert uses_instruction({"dataset": "emotion_train_text"}, tmp_path) is False
+    here = {"dataset_dir": "."}  # the recipe's dataset_dir, relative to where llamafactory-cli runs
+    assert uses_instruction({**here, "eval_dataset": "emotion_test"}, tmp_path) is True
+    assert uses_instruction({**here, "dataset": "emotion_train_text"}, tmp_path) is False
     with pytest.raises(DataError, match="no dataset 'emotion_tset' registered"):
-        uses_instruction({"eval_dataset": "emotion_tset"}, tmp_path)
+        uses_instruction({**here, "eval_dataset": "emotion_tset"}, tmp_path)
 
 
 def test_file_names_are_relative_to_the_registry_folder(tmp_path):
@@ -111,11 +110,13 @@ def test_file_names_are_relative_to_the_registry_folder(tmp_path):
 
 def test_committed_registry_matches_what_the_converter_writes():
     """The top-level dataset_info.json is committed; it must be what the default conversion produces."""
-    registry = json.loads(DATASET_INFO.read_text())
-    for split, name in DATASET_NAMES.items():
-        assert registry[name] == registry_entry(DATA_DIR / f"{name}.json", DATASET_INFO)
-        text_only = registry_entry(DATA_DIR / f"{name}.json", DATASET_INFO, TEXT_ONLY_COLUMNS)
-        assert registry[TEXT_ONLY_NAMES[split]] == text_only
+    registry = json.loads((REPO_ROOT / "dataset_info.json").read_text())
+    info = REPO_ROOT / "dataset_info.json"
+    for split in SPLITS:
+        name = EMOTION.dataset_name(split)
+        assert registry[name] == registry_entry(REPO_ROOT / "data" / f"{name}.json", info)
+        text_only = registry_entry(REPO_ROOT / "data" / f"{name}.json", info, TEXT_ONLY_COLUMNS)
+        assert registry[EMOTION.dataset_name(split, text_only=True)] == text_only
 
 
 def _write_table(path: Path, rows, labels=None) -> None:
@@ -144,18 +145,18 @@ def test_csv_and_jsonl_sources(tmp_path):
         "".join(json.dumps({"text": t, "label": i}) + "\n" for i, (t, _) in enumerate(ROWS))
     )
     _write_table(source / "test.parquet", ROWS)
-    splits = load_splits(source)
+    splits = load_splits(source, EMOTION)
     assert [e.text for e in splits["train"]][:1] == ["i feel so alone tonight, really"]
-    assert [e.label for e in splits["validation"]] == list(LABELS)
+    assert [e.label for e in splits["validation"]] == list(EMOTION.labels)
     assert len(splits["test"]) == 6
 
 
 def test_stratified_sample_is_seeded_and_keeps_class_proportions(emotion_dir):
-    train = load_splits(emotion_dir)["train"]
+    train = load_splits(emotion_dir, EMOTION)["train"]
     sample = stratified_sample(train, 1600, seed=42)
     assert sample == stratified_sample(train, 1600, seed=42)
     assert sample != stratified_sample(train, 1600, seed=7)
-    counts = class_counts({"train": sample}).loc["train"]
+    counts = class_counts({"train": sample}, EMOTION).loc["train"]
     for label, full in EXPECTED_COUNTS["train"].items():
         assert abs(counts[label] - full / 10) <= 1
     assert [train.index(e) for e in sample[:50]] == sorted(train.index(e) for e in sample[:50])  # original order
@@ -169,7 +170,7 @@ def test_sample_sizes_from_the_command_line(emotion_dir, tmp_path):
 
 
 def test_convert_returns_what_it_wrote(tmp_path):
-    splits = convert(write_txt(tmp_path / "src"), tmp_path / "out", tmp_path / "info.json")
+    splits = convert(EMOTION, write_txt(tmp_path / "src"), tmp_path / "out", tmp_path / "info.json")
     assert {s: len(v) for s, v in splits.items()} == {"train": 6, "validation": 6, "test": 6}
 
 
@@ -327,7 +328,7 @@ def test_every_format_reads_cr_and_crlf_line_ends(tmp_path, end):
     (source / "val.csv").write_bytes(end.join(["text,label", *(f"{t},{y}" for t, y in ROWS)]).encode())
     lines = [json.dumps({"text": t, "label": y}) for t, y in ROWS]
     (source / "test.jsonl").write_bytes(end.join(lines).encode())
-    splits = load_splits(source)
+    splits = load_splits(source, EMOTION)
     for split in ("train", "validation", "test"):
         assert [(e.text, e.label) for e in splits[split]] == ROWS
 
@@ -347,7 +348,7 @@ def test_a_csv_row_that_swallows_others_is_refused(tmp_path, rows, where, reason
     (source / "train.txt").unlink()
     (source / "train.csv").write_text("text,label\n" + rows)
     with pytest.raises(DataError) as error:
-        load_splits(source)
+        load_splits(source, EMOTION)
     assert f"{source / 'train.csv'}: {where}: " in str(error.value) and reason in str(error.value)
 
 
@@ -366,24 +367,24 @@ def test_a_browsers_duplicate_or_a_missing_shard_is_refused(tmp_path, names, exp
     for name in names:
         (source / name).write_text("".join(f"{t};{y}\n" for t, y in ROWS))
     with pytest.raises(DataError, match=expected):
-        load_splits(source)
+        load_splits(source, EMOTION)
 
 
 def test_complete_shards_are_read_in_order(tmp_path):
     source = write_txt(tmp_path / "src", names=("val", "test"))
     (source / "train-00001-of-00002.txt").write_text("".join(f"{t};{y}\n" for t, y in ROWS[3:]))
     (source / "train-00000-of-00002.txt").write_text("".join(f"{t};{y}\n" for t, y in ROWS[:3]))
-    assert [(e.text, e.label) for e in load_splits(source)["train"]] == ROWS
+    assert [(e.text, e.label) for e in load_splits(source, EMOTION)["train"]] == ROWS
 
 
 def test_parquet_text_as_bytes_is_read_as_text(tmp_path):
     source = write_txt(tmp_path / "src", names=("train", "val"))
     texts = pa.array([t.encode() for t, _ in ROWS], type=pa.binary())
     pq.write_table(pa.table({"text": texts, "label": pa.array([y.encode() for _, y in ROWS])}), source / "test.parquet")
-    assert [(e.text, e.label) for e in load_splits(source)["test"]] == ROWS
+    assert [(e.text, e.label) for e in load_splits(source, EMOTION)["test"]] == ROWS
     pq.write_table(pa.table({"text": pa.array([b"ok", b"\xff bad"]), "label": [1, 2]}), source / "test.parquet")
     with pytest.raises(DataError, match=r"test.parquet: row 2: not valid UTF-8"):
-        load_splits(source)
+        load_splits(source, EMOTION)
 
 
 @pytest.mark.parametrize(
@@ -393,7 +394,7 @@ def test_jsonl_text_that_is_not_a_string_is_refused(tmp_path, text, kind):
     source = write_txt(tmp_path / "src", names=("train", "val"))
     (source / "test.jsonl").write_text('{"text": "fine", "label": "joy"}\n' + json.dumps({"text": text, "label": 1}))
     with pytest.raises(DataError, match=f"test.jsonl: line 2: text is {kind}, expected a string"):
-        load_splits(source)
+        load_splits(source, EMOTION)
 
 
 def test_a_sample_size_that_cannot_be_drawn_says_what_was_asked(emotion_dir, tmp_path):

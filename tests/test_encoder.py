@@ -6,8 +6,7 @@ import json
 
 import pytest
 
-from conftest import convert_sample, run_script
-from emotion_sft.labels import LABELS
+from conftest import EMOTION, convert_sample, run_script
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +44,7 @@ def test_predictions_file_is_scored_by_eval_accuracy(trained):
     rows = [json.loads(line) for line in (root / "minilm" / "predictions.jsonl").read_text().splitlines()]
     records = json.loads((root / "data" / "emotion_test.json").read_text())
     assert [r["text"] for r in rows] == [r["input"] for r in records]
-    assert all(r["predict"] in LABELS and sum(r["probs"].values()) == pytest.approx(1.0) for r in rows)
+    assert all(r["predict"] in EMOTION.labels and sum(r["probs"].values()) == pytest.approx(1.0) for r in rows)
     result = run_script("eval_accuracy.py", root / "minilm" / "predictions.jsonl", "--output-dir", root / "eval")
     assert result.returncode == 0, result.stderr
     assert json.loads((root / "eval" / "metrics.json").read_text())["n"] == 30
@@ -59,7 +58,7 @@ def test_predict_entry_point_classifies_sentences(trained):
     assert len(lines) == 2
     for line, sentence in zip(lines, ["i feel so alone", "what a lovely day"], strict=True):
         label, probability, text = line.split("\t")
-        assert label in LABELS and 0 < float(probability) <= 1 and text == sentence
+        assert label in EMOTION.labels and 0 < float(probability) <= 1 and text == sentence
 
 
 def test_missing_adapter_is_a_clear_error(tmp_path):

@@ -8,10 +8,9 @@ import sys
 
 import pytest
 
-from conftest import run_script
+from conftest import REPO_ROOT, run_script
 from emotion_sft.encoder import EncoderClassifier, minilm_path
 from emotion_sft.fileio import DataError
-from emotion_sft.paths import REPO_ROOT
 
 
 @pytest.mark.parametrize(

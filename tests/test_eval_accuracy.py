@@ -6,8 +6,7 @@ import json
 
 import pytest
 
-from conftest import run_script
-from emotion_sft.report import PUBLISHED_BASELINES
+from conftest import EMOTION, run_script
 
 GOLD = ["sadness", "joy", "love", "anger", "fear", "surprise"] * 5
 
@@ -43,8 +42,9 @@ def test_two_runs_scored_and_compared(tmp_path):
         {"a": "generated", "b": "classifier", "a_only": 0, "b_only": 5, "p_value": pytest.approx(0.0625)}
     ]
     report = (tmp_path / "eval" / "report.md").read_text()
-    for model in PUBLISHED_BASELINES["model"]:
-        assert model in report
+    for baseline in EMOTION.baselines:  # the task's published figures, with their sources
+        assert f"| {baseline['model']} " in report and f"{baseline['accuracy']:.4f}" in report
+    assert all(reference in report for reference in EMOTION.references)
     assert "| generated" in report and "McNemar" in report and "0.8333" in report
     assert (tmp_path / "eval" / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
     assert "RoBERTa-large" in result.stdout and "0.8333" in result.stdout

@@ -11,9 +11,8 @@ import torch
 import yaml
 from omegaconf import OmegaConf
 
-from conftest import run_script
+from conftest import REPO_ROOT, run_script
 from emotion_sft.bench import gpu_smoke_overrides, lora_mfu
-from emotion_sft.paths import REPO_ROOT
 
 PAPER = REPO_ROOT / "examples" / "llama3_lora_sft.yaml"
 

@@ -6,8 +6,7 @@ import json
 
 import pytest
 
-from conftest import convert_sample
-from emotion_sft.labels import INSTRUCTION, LABELS, user_message
+from conftest import EMOTION, convert_sample
 
 pytestmark = pytest.mark.slow
 
@@ -52,9 +51,9 @@ def test_registry_loads_through_llamafactory_get_dataset(suffix, emotion_dir, sm
         prompt = tokenizer.decode(row["input_ids"])
         answer = tokenizer.decode([t for t, y in zip(row["input_ids"], row["labels"], strict=True) if y != -100])
         # User turn = the package's instruction, then the text (the text alone for the `_text` datasets),
-        # exactly as labels.user_message builds it; the supervised part is the label alone.
-        user = user_message(record["input"], instruction=not suffix)
-        assert user.startswith(INSTRUCTION) != bool(suffix)
+        # exactly as Task.user_message builds it; the supervised part is the label alone.
+        user = EMOTION.user_message(record["input"], instruction=not suffix)
+        assert user.startswith(EMOTION.instruction) != bool(suffix)
         assert f"<|im_start|>user\n{user}<|im_end|>" in prompt
         assert answer.strip() == f"{record['output']}<|im_end|>"
-        assert record["output"] in LABELS
+        assert record["output"] in EMOTION.labels

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from emotion_sft.paths import REPO_ROOT
+from conftest import REPO_ROOT
 
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make not installed")
 

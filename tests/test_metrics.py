@@ -1,6 +1,7 @@
 import pytest
 from sklearn.metrics import f1_score
 
+from conftest import EMOTION
 from emotion_sft.metrics import bootstrap_ci, mcnemar, score
 from emotion_sft.parser import UNPARSED
 
@@ -8,7 +9,7 @@ from emotion_sft.parser import UNPARSED
 def test_score_counts_unparsed_as_wrong_and_reports_every_field():
     gold = ["joy", "joy", "sadness", "fear", "anger", "love", "surprise", "joy"]
     pred = ["joy", UNPARSED, "sadness", "fear", "fear", "love", "surprise", "sadness"]
-    m = score(gold, pred)
+    m = score(gold, pred, EMOTION.labels)
     assert m["accuracy"] == pytest.approx(5 / 8)
     assert m["n"] == 8 and m["n_unparsed"] == 1
     assert m["per_class"]["joy"] == {"precision": 1.0, "recall": pytest.approx(1 / 3), "f1-score": 0.5, "support": 3}
@@ -37,16 +38,16 @@ def test_mcnemar_exact_p_values():
 
 def test_score_rejects_mismatched_lengths():
     with pytest.raises(ValueError):
-        score(["joy"], [])
+        score(["joy"], [], EMOTION.labels)
 
 
 def test_macro_f1_averages_over_the_labels_that_occur():
     gold = ["joy", "sadness", "anger", "fear", "love"] * 4  # 20 rows, no surprise
-    perfect = score(gold, gold)
+    perfect = score(gold, gold, EMOTION.labels)
     assert perfect["macro_f1"] == 1.0 and perfect["macro_f1_labels"] == ["sadness", "joy", "love", "anger", "fear"]
     # a label only predicted still counts (its F1 is 0), and unparsed is no label
     pred = ["surprise"] + gold[1:-1] + [UNPARSED]
-    m = score(gold, pred)
+    m = score(gold, pred, EMOTION.labels)
     assert "surprise" in m["macro_f1_labels"] and UNPARSED not in m["macro_f1_labels"]
     assert m["macro_f1"] == pytest.approx(f1_score(gold, pred, labels=m["macro_f1_labels"], average="macro"))
     assert m["macro_f1"] < 1

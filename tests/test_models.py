@@ -6,10 +6,9 @@ import json
 
 import pytest
 
-from conftest import run_script
+from conftest import REPO_ROOT, run_script
 from emotion_sft.fileio import umask
 from emotion_sft.models import EXPORT_MARKER
-from emotion_sft.paths import REPO_ROOT
 
 
 @pytest.mark.slow

@@ -1,6 +1,6 @@
 import pytest
 
-from emotion_sft.labels import LABEL_WORDS, LABELS
+from conftest import EMOTION
 from emotion_sft.parser import UNPARSED, gold_label, normalize, parse_label
 
 
@@ -38,7 +38,7 @@ from emotion_sft.parser import UNPARSED, gold_label, normalize, parse_label
     ],
 )
 def test_parse_label_reads_what_models_write(generated, expected):
-    assert parse_label(generated) == expected
+    assert parse_label(generated, EMOTION) == expected
 
 
 @pytest.mark.parametrize(
@@ -58,24 +58,22 @@ def test_parse_label_reads_what_models_write(generated, expected):
     ],
 )
 def test_no_label_or_two_labels_is_unparsed(generated):
-    assert parse_label(generated) == UNPARSED
+    assert parse_label(generated, EMOTION) == UNPARSED
 
 
 def test_every_label_word_parses_to_its_label():
-    for label, words in LABEL_WORDS.items():
-        assert label in words
-        for word in words:
-            assert parse_label(f"The emotion is {word}.") == label
-    assert len({w for words in LABEL_WORDS.values() for w in words}) == sum(map(len, LABEL_WORDS.values()))
+    for word, label in EMOTION.words.items():
+        assert parse_label(f"The emotion is {word}.", EMOTION) == label
+    assert set(EMOTION.words.values()) == set(EMOTION.labels) and len(EMOTION.words) == 46
 
 
 @pytest.mark.parametrize("raw", ["sadness\n", "joy", " Love \n", "fear<|im_end|>", "surprise\r\n"])
 def test_gold_labels_are_normalized_by_the_same_code(raw):
-    assert gold_label(raw) in LABELS
-    assert gold_label(raw) == normalize(raw)
+    assert gold_label(raw, EMOTION) in EMOTION.labels
+    assert gold_label(raw, EMOTION) == normalize(raw)
 
 
 @pytest.mark.parametrize("raw", ["happy\n", "", "joy sadness", "neutral"])
 def test_gold_labels_outside_the_label_set_are_errors(raw):
     with pytest.raises(ValueError, match="gold label"):
-        gold_label(raw)
+        gold_label(raw, EMOTION)

@@ -12,11 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CLI, convert_sample, free_port, llamafactory, llamafactory_env, run_script, serving
+from conftest import (
+    CLI,
+    EMOTION,
+    REPO_ROOT,
+    convert_sample,
+    free_port,
+    llamafactory,
+    llamafactory_env,
+    run_script,
+    serving,
+)
 from emotion_sft.converter import uses_instruction
-from emotion_sft.labels import LABELS
 from emotion_sft.parser import UNPARSED
-from emotion_sft.paths import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -91,7 +99,7 @@ def scorer(run, tiny_llama):
     from emotion_sft.label_scoring import LabelScorer
 
     recipe = yaml.safe_load((REPO_ROOT / "examples" / "smollm2_lora_predict.yaml").read_text())
-    instruction = uses_instruction(recipe)  # False: the CPU recipe trains on the text alone
+    instruction = uses_instruction(recipe, REPO_ROOT)  # False: the CPU recipe trains on the text alone
     return LabelScorer.load(
         tiny_llama, run / "sft", recipe["template"], recipe["default_system"], torch.float32, False, instruction
     )
@@ -242,7 +250,7 @@ def test_classify_api_script_prints_a_label_per_sentence(api_server):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert [line.split("\t")[1] for line in lines] == sentences
-    assert all(line.split("\t")[0] in (*LABELS, UNPARSED) for line in lines)
+    assert all(line.split("\t")[0] in (*EMOTION.labels, UNPARSED) for line in lines)
 
 
 def test_served_api_refuses_a_request_without_the_key(api_server, tmp_path):

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from emotion_sft.converter import DATASET_NAMES, TEXT_ONLY_NAMES, uses_instruction
-from emotion_sft.paths import REPO_ROOT
+from conftest import EMOTION, REPO_ROOT
+from emotion_sft.converter import uses_instruction
+from emotion_sft.task import SPLITS
 
 EXAMPLES = REPO_ROOT / "examples"
 TRAIN_RECIPES = sorted(p for p in EXAMPLES.glob("*.yaml"))
@@ -50,7 +51,7 @@ def test_train_and_predict_recipes_parse(path):
     assert data_args.dataset_dir == "." and (REPO_ROOT / data_args.dataset_dir / "dataset_info.json").is_file()
     registered = json.loads((REPO_ROOT / "dataset_info.json").read_text())
     for name in [*(data_args.dataset or []), *(data_args.eval_dataset or [])]:
-        assert name in registered and name in [*DATASET_NAMES.values(), *TEXT_ONLY_NAMES.values()]
+        assert name in registered and name in [EMOTION.dataset_name(s, t) for s in SPLITS for t in (False, True)]
     if training_args.do_predict:
         assert data_args.eval_dataset in (["emotion_test"], ["emotion_test_text"])
         assert training_args.predict_with_generate
@@ -65,7 +66,7 @@ def test_predict_recipes_prompt_as_their_training_recipe(model):
     """The paper's recipes keep the seed's instruction; the CPU recipe sends the text alone; either way the
     predict recipe must build the user turn its adapter was trained on."""
     train, predict = load(EXAMPLES / f"{model}_lora_sft.yaml"), load(EXAMPLES / f"{model}_lora_predict.yaml")
-    assert uses_instruction(train) == uses_instruction(predict) == (model == "llama3")
+    assert uses_instruction(train, REPO_ROOT) == uses_instruction(predict, REPO_ROOT) == (model == "llama3")
     assert train.get("default_system") == predict.get("default_system")
 
 

@@ -7,7 +7,7 @@ from importlib.metadata import version
 
 import pytest
 
-from emotion_sft.paths import REPO_ROOT
+from conftest import REPO_ROOT
 
 # Releases whose bug no CPU test of ours can see, with the reason.
 KNOWN_BROKEN = {("transformers", "5.6.0"): "FlashAttention-2 crashes without attention sinks (transformers #45588)"}

@@ -14,8 +14,7 @@ import time
 
 import pytest
 
-from conftest import CLI, convert_sample, free_port, llamafactory, llamafactory_env
-from emotion_sft.paths import REPO_ROOT
+from conftest import CLI, REPO_ROOT, convert_sample, free_port, llamafactory, llamafactory_env
 
 pytestmark = pytest.mark.slow
 ROWS, BATCH = 48, 8

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from emotion_sft.paths import REPO_ROOT
+from conftest import REPO_ROOT
 
 PYENV = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
 

@@ -19,8 +19,6 @@ from pathlib import Path
 
 import psutil
 
-from .paths import REPO_ROOT
-
 CLI = Path(sys.executable).parent / "llamafactory-cli"  # the one installed beside this interpreter
 # Dense bf16 tensor-core peaks (FLOP/s) of GPUs we may run on, for model FLOPs utilisation.
 GPU_PEAK_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L40S": 362e12, "A10": 125e12, "L4": 121e12}
@@ -140,15 +138,16 @@ def llamafactory_env(**extra: str) -> dict[str, str]:
     return dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", PATH=path, **extra)
 
 
-def llamafactory(recipe: str | Path, overrides: dict, log: Path) -> dict:
-    """Run `llamafactory-cli train <recipe> k=v ...`; return its all_results.json, wall time and peak RSS."""
-    output_dir = Path(overrides["output_dir"])
+def llamafactory(recipe: str | Path, overrides: dict, log: Path, cwd: str | Path = ".") -> dict:
+    """Run `llamafactory-cli train <recipe> k=v ...` in `cwd` (where the recipe's relative paths start);
+    return its all_results.json, wall time and peak RSS (and peak GPU memory on a GPU machine)."""
+    output_dir = Path(cwd) / overrides["output_dir"]
     command = [str(CLI), "train", str(recipe), *(f"{k}={v}" for k, v in overrides.items())]
     env = llamafactory_env()
     log.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     with open(log, "w") as out:
-        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
         memory = PeakMemory(process.pid)
         process.wait()
         peak = memory.stop()

@@ -31,14 +31,13 @@ import yaml
 
 from emotion_sft.cli import UserError
 from emotion_sft.fileio import write_text_atomic
-from emotion_sft.paths import MODELS_DIR, REPO_ROOT
 
 BOARD_MODEL = "SmolLM2-135M-Instruct"  # a name in LLaMA-Factory's model list, so the template is preset
 USER_CONFIG = Path("llamaboard_cache") / "user_config.yaml"  # relative to the board's working directory
 OFFLINE_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_SHARE": "0", "HF_HUB_OFFLINE": "1"}
 # Tags in Gradio's page template that make the browser connect to other hosts.
 EXTERNAL_TAGS = re.compile(rb'<link\s+rel="preconnect"[^>]*>|<script\s+src="https?://[^"]*"[^>]*>\s*</script>')
-RECIPE = Path("examples") / "smollm2_lora_sft.yaml"  # the Train tab's presets, relative to the repo root
+RECIPE = Path("examples") / "smollm2_lora_sft.yaml"  # the Train tab's presets, relative to the board's root
 
 
 def _datasets(value: Any) -> list[str]:
@@ -101,7 +100,7 @@ def read_recipe(path: Path) -> dict[str, Any]:
     return recipe
 
 
-def seed_user_config(root: Path = REPO_ROOT, model_path: Path = MODELS_DIR / BOARD_MODEL) -> bool:
+def seed_user_config(root: Path, model_path: Path) -> bool:
     """Write the board's user config naming the CPU default model, unless the user already has one."""
     path = root / USER_CONFIG
     if path.exists():
@@ -191,15 +190,15 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def launch(host: str = "127.0.0.1", port: int = 7860, root: Path = REPO_ROOT, recipe: Path = RECIPE) -> None:
+def launch(root: Path, host: str = "127.0.0.1", port: int = 7860, recipe: Path = RECIPE) -> None:
     """Serve LLaMA Board on host:port until interrupted, from `root` (a folder with dataset_info.json), with
-    the Train tab preset to `recipe` (relative to the repo root unless absolute)."""
+    the Train tab preset to `recipe` (relative to `root` unless absolute)."""
     import uvicorn
 
     root = Path(root).resolve()
     if not (root / "dataset_info.json").is_file():
         raise FileNotFoundError(f"{root / 'dataset_info.json'} not found; run `make data` first")
-    presets = train_presets(read_recipe(REPO_ROOT / recipe))
+    presets = train_presets(read_recipe(root / recipe))
     sock = listen(host, port)  # before anything is printed or built: a taken port fails here, in a second
     os.chdir(root)  # the board reads datasets and writes saves/ and llamaboard_* relative to its working dir
     if seed_user_config(root, root / "models" / BOARD_MODEL):

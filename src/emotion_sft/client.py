@@ -26,11 +26,9 @@ from .cli import UserError
 from .fileio import write_text_atomic
 from .labels import user_message
 from .parser import parse_label
-from .paths import SAVES_DIR
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT = 30.0  # seconds per request: a CPU answers one sentence in well under a second
-API_KEY_FILE = SAVES_DIR / "api_key"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 SERVE_HINT = (
     "start one with `make serve` (API_HOST=127.0.0.1 API_KEY=... llamafactory-cli api "
@@ -59,7 +57,7 @@ def chat_completions_url(base_url: str) -> str:
     return base + "/chat/completions"
 
 
-def read_api_key(path: Path = API_KEY_FILE) -> str | None:
+def read_api_key(path: Path) -> str | None:
     """The key in `path` (written by `ensure_api_key`), or None when there is no such file."""
     try:
         return Path(path).read_text(encoding="utf-8").strip() or None
@@ -67,7 +65,7 @@ def read_api_key(path: Path = API_KEY_FILE) -> str | None:
         return None
 
 
-def ensure_api_key(path: Path = API_KEY_FILE) -> str:
+def ensure_api_key(path: Path) -> str:
     """The serving key in `path`, made once (random, URL-safe) in a file only its owner can read or write."""
     path = Path(path)
     if path.exists():
@@ -113,7 +111,7 @@ class EmotionClient:
         if response.status_code == 401:
             raise APIError(
                 f"{self.url} answered 401 (wrong or missing API key): give the server's key with --api-key or "
-                f"API_KEY (`make serve` keeps it in {API_KEY_FILE})"
+                "API_KEY (`make serve` keeps it in saves/api_key)"
             )
         if not response.ok:
             raise APIError(f"{self.url} answered {response.status_code}: {_excerpt(response.text)}")

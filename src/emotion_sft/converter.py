@@ -1,8 +1,9 @@
-"""Emotion dataset -> Alpaca-style instruction JSON, registered in LLaMA-Factory's `dataset_info.json`.
+"""A task's labelled text -> Alpaca-style instruction JSON, registered in LLaMA-Factory's `dataset_info.json`.
 
-Sources: a hub dataset id (loaded with `datasets`), or a local directory holding one file per split:
-CARER/Kaggle text files (`train.txt`, `val.txt`, `test.txt`, one `text;label` per line), CSV, JSON Lines
-or Parquet (columns `text` and `label`), including the hub's own parquet layout
+The task (`Task`: name, labels, instruction, columns) is an argument: `emotion` gives `emotion_train` ... from
+dair-ai/emotion. Sources: a hub dataset id (loaded with `datasets`), or a local directory holding one file per
+split: CARER/Kaggle text files (`train.txt`, `val.txt`, `test.txt`, one `text;label` per line), CSV, JSON Lines
+or Parquet (the task's text and label columns, `text` and `label` by default), including the hub's own parquet layout
 (`split/train-00000-of-00001.parquet`, ...). Local files are read here rather than through
 `datasets` so that every bad row can be reported with its file and line.
 
@@ -23,21 +24,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from .fileio import DataError, dumps_json, numbered_lines, read_text, writable_target, write_text_atomic
-from .labels import INSTRUCTION, LABELS, label_name
-from .paths import REPO_ROOT
+from .fileio import DataError, dumps_json, numbered_lines, read_jsonl, read_text, writable_target, write_text_atomic
+from .task import SPLITS, Task
 
-SPLITS = ("train", "validation", "test")
 # File stems accepted for each split (a hub shard `validation-00000-of-00001` counts as `validation`).
 SPLIT_STEMS = {"train": ("train",), "validation": ("validation", "val", "valid", "dev"), "test": ("test",)}
 # Folders searched in a local source, in order: the directory itself, then the hub's layouts.
 SUBFOLDERS = ("", "split", "data")
-DATASET_NAMES = {split: f"emotion_{split}" for split in SPLITS}
 ALPACA_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output"}
 # The same files registered a second time without the instruction column, so that the user turn is the
 # text alone: a model fine-tuned on one task learns it from the answers, and the instruction is a quarter
 # of the tokens the CPU recipe trains on. The paper recipe keeps the seed's instruction.
-TEXT_ONLY_NAMES = {split: f"emotion_{split}_text" for split in SPLITS}
 TEXT_ONLY_COLUMNS = {"prompt": None, "query": "input", "response": "output"}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 # The hub's shard names: train-00000-of-00002.parquet, train-00001-of-00002.parquet.
@@ -60,7 +57,7 @@ def _decoded(source: Path | str, where: str, value: object) -> object:
         raise DataError(source, f"not valid UTF-8 (bytes {value[exc.start : exc.end]!r})", where) from None
 
 
-def _example(source: Path | str, where: str, text: object, label: object) -> Example:
+def _example(source: Path | str, where: str, text: object, label: object, task: Task) -> Example:
     text, label = _decoded(source, where, text), _decoded(source, where, label)
     if text is not None and not isinstance(text, str):
         kind = {dict: "an object", list: "a list", bool: "true or false", int: "a number", float: "a number"}.get(
@@ -71,38 +68,39 @@ def _example(source: Path | str, where: str, text: object, label: object) -> Exa
     if not text:
         raise DataError(source, "empty text", where)
     if label is None or (isinstance(label, str) and not label.strip()):
-        raise DataError(source, f"missing label; expected one of {', '.join(LABELS)}", where)
+        raise DataError(source, f"missing label; expected one of {', '.join(task.labels)}", where)
     try:
-        return Example(text, label_name(label))
+        return Example(text, task.label_name(label))
     except ValueError as exc:
         raise DataError(source, str(exc), where) from None
 
 
-def read_txt(path: Path) -> list[Example]:
+def read_txt(path: Path, task: Task) -> list[Example]:
     """CARER/Kaggle format: `text;label` per line, split on the last `;`."""
     examples = []
     for number, line in numbered_lines(path):
         if ";" not in line:
             raise DataError(path, "no ';' separator; expected 'text;label'", f"line {number}")
         text, label = line.rsplit(";", 1)
-        examples.append(_example(path, f"line {number}", text, label))
+        examples.append(_example(path, f"line {number}", text, label, task))
     return examples
 
 
-def _require_columns(path: Path, found: Iterable[str], where: str) -> None:
-    missing = [name for name in ("text", "label") if name not in found]
+def _require_columns(path: Path | str, found: Iterable[str], where: str, task: Task) -> None:
+    found = list(found)
+    missing = [name for name in (task.text_column, task.label_column) if name not in found]
     if missing:
         raise DataError(path, f"missing column(s) {', '.join(missing)}; found {', '.join(found) or 'none'}", where)
 
 
-def read_csv(path: Path) -> list[Example]:
-    """CSV with a header naming `text` and `label`. A row's fields end at its line's end: a quoted text that
-    runs on over the next lines is taken for a stray quote (it would swallow the rows it runs over)."""
+def read_csv(path: Path, task: Task) -> list[Example]:
+    """CSV with a header naming the task's text and label columns. A row's fields end at its line's end: a
+    quoted text that runs on over the next lines is taken for a stray quote (it would swallow later rows)."""
     # newline="": the csv module sees CR-only, CRLF and LF line ends as they are, and splits on each.
     reader = csv.DictReader(io.StringIO(read_text(path), newline=""), restkey=None, strict=True)
     examples, last = [], 0
     try:
-        _require_columns(path, reader.fieldnames or [], "line 1")
+        _require_columns(path, reader.fieldnames or [], "line 1", task)
         for row in reader:
             where = f"line {reader.line_num}"
             breaks = sum(len(re.findall(r"\r\n|\r|\n", v)) for v in row.values() if isinstance(v, str))
@@ -121,7 +119,7 @@ def read_csv(path: Path) -> list[Example]:
                     f"{found} fields, the header has {len(reader.fieldnames or [])}; quote a text that holds a ','",
                     where,
                 )
-            examples.append(_example(path, where, row["text"], row["label"]))
+            examples.append(_example(path, where, row[task.text_column], row[task.label_column], task))
             last = reader.line_num
     except csv.Error as exc:
         end = reader.reader.line_num  # DictReader's own line_num is not updated by a failed row
@@ -130,37 +128,32 @@ def read_csv(path: Path) -> list[Example]:
     return examples
 
 
-def read_jsonl(path: Path) -> list[Example]:
+def read_jsonl_split(path: Path, task: Task) -> list[Example]:
     examples = []
-    for number, line in numbered_lines(path):
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(path, f"not valid JSON ({exc.msg})", f"line {number}") from None
-        if not isinstance(row, dict):
-            kind = type(row).__name__
-            raise DataError(path, f"expected a JSON object with text and label, got {kind}", f"line {number}")
-        _require_columns(path, row.keys(), f"line {number}")
-        examples.append(_example(path, f"line {number}", row["text"], row["label"]))
+    for number, row in read_jsonl(path, f"a JSON object with {task.text_column} and {task.label_column}"):
+        _require_columns(path, row.keys(), f"line {number}", task)
+        examples.append(_example(path, f"line {number}", row[task.text_column], row[task.label_column], task))
     return examples
 
 
-def read_parquet(path: Path) -> list[Example]:
+def read_parquet(path: Path, task: Task) -> list[Example]:
     import pyarrow.parquet as pq
 
     try:
         table = pq.read_table(path)
     except Exception as exc:  # pyarrow raises several types for unreadable files
         raise DataError(path, f"not a readable Parquet file ({exc})") from None
-    _require_columns(path, table.column_names, "schema")
-    texts, labels = table.column("text").to_pylist(), table.column("label").to_pylist()
-    return [_example(path, f"row {i}", t, y) for i, (t, y) in enumerate(zip(texts, labels, strict=True), start=1)]
+    _require_columns(path, table.column_names, "schema", task)
+    texts, labels = table.column(task.text_column).to_pylist(), table.column(task.label_column).to_pylist()
+    return [
+        _example(path, f"row {i}", t, y, task) for i, (t, y) in enumerate(zip(texts, labels, strict=True), start=1)
+    ]
 
 
-READERS: dict[str, Callable[[Path], list[Example]]] = {
+READERS: dict[str, Callable[[Path, Task], list[Example]]] = {
     ".txt": read_txt,
     ".csv": read_csv,
-    ".jsonl": read_jsonl,
+    ".jsonl": read_jsonl_split,
     ".parquet": read_parquet,
 }
 
@@ -218,11 +211,11 @@ def find_split_files(directory: Path) -> dict[str, list[Path]]:
     raise DataError(directory, f"no split files found; expected {expected}")
 
 
-def load_local(directory: Path) -> dict[str, list[Example]]:
+def load_local(directory: Path, task: Task) -> dict[str, list[Example]]:
     found, splits = find_split_files(directory), {}
     for split in SPLITS:
         files = found[split]
-        splits[split] = [example for path in files for example in READERS[path.suffix](path)]
+        splits[split] = [example for path in files for example in READERS[path.suffix](path, task)]
         if not splits[split]:
             raise DataError(files[0], f"split '{split}' has no rows")
     return splits
@@ -233,7 +226,7 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
 
 
-def load_hub(dataset_id: str) -> dict[str, list[Example]]:
+def load_hub(dataset_id: str, task: Task) -> dict[str, list[Example]]:
     """Load `dataset_id` from the Hugging Face hub with `datasets` (integer or string labels).
 
     One quick request first: an id the hub does not have fails at once, and when the hub cannot be reached
@@ -274,24 +267,25 @@ def load_hub(dataset_id: str) -> dict[str, list[Example]]:
         if name is None:
             raise DataError(dataset_id, f"missing split '{split}'; the hub dataset has {', '.join(dataset)}")
         part = dataset[name]
-        _require_columns(dataset_id, part.column_names, f"split {name}")
-        names = getattr(part.features["label"], "names", None)
+        _require_columns(dataset_id, part.column_names, f"split {name}", task)
+        text, label = task.text_column, task.label_column
+        names = getattr(part.features[label], "names", None)
         splits[split] = [
-            _example(dataset_id, f"split {name} row {i}", row["text"], names[row["label"]] if names else row["label"])
+            _example(dataset_id, f"split {name} row {i}", row[text], names[row[label]] if names else row[label], task)
             for i, row in enumerate(part, start=1)
         ]
     return splits
 
 
-def load_splits(source: str | os.PathLike[str]) -> dict[str, list[Example]]:
+def load_splits(source: str | os.PathLike[str], task: Task) -> dict[str, list[Example]]:
     """Read train/validation/test from a local directory, or from the hub when `source` is an id."""
     path = Path(source)
     if path.exists():
         if not path.is_dir():
             raise DataError(path, "not a directory; pass the folder that holds the split files")
-        return load_local(path)
+        return load_local(path, task)
     if _HUB_ID.match(str(source)):
-        return load_hub(str(source))
+        return load_hub(str(source), task)
     raise DataError(source, "no such directory (and not a hub dataset id like dair-ai/emotion)")
 
 
@@ -320,9 +314,9 @@ def stratified_sample(examples: list[Example], size: int | None, seed: int) -> l
     return [examples[i] for i in sorted(keep)]
 
 
-def to_alpaca(examples: Iterable[Example]) -> list[dict[str, str]]:
-    """Alpaca records as LLaMA-Factory reads them; the instruction is the package's single prompt."""
-    return [{"instruction": INSTRUCTION, "input": e.text, "output": e.label} for e in examples]
+def to_alpaca(examples: Iterable[Example], task: Task) -> list[dict[str, str]]:
+    """Alpaca records as LLaMA-Factory reads them, each with the task's instruction."""
+    return [{"instruction": task.instruction, "input": e.text, "output": e.label} for e in examples]
 
 
 def read_alpaca(path: str | os.PathLike[str]) -> list[dict[str, str]]:
@@ -359,11 +353,11 @@ def read_registry(dataset_info: Path) -> dict:
     return registry
 
 
-def uses_instruction(recipe: Mapping, dataset_dir: Path | None = None) -> bool:
+def uses_instruction(recipe: Mapping, root: str | os.PathLike[str] = ".") -> bool:
     """Whether the user turns of a recipe's dataset (`eval_dataset`, else `dataset`) start with the
-    instruction: yes unless its `dataset_info.json` entry maps no column to the prompt. The registry is
-    read from `dataset_dir`, by default the recipe's own (relative to the repo root, as `make` runs it)."""
-    dataset_dir = dataset_dir or REPO_ROOT / recipe.get("dataset_dir", "data")
+    instruction: yes unless its `dataset_info.json` entry maps no column to the prompt. The registry is read
+    from the recipe's `dataset_dir`, relative to `root`: the folder `llamafactory-cli` runs in."""
+    dataset_dir = Path(root) / recipe.get("dataset_dir", "data")
     name = str(recipe.get("eval_dataset") or recipe.get("dataset") or "").split(",")[0].strip()
     registry = read_registry(dataset_dir / "dataset_info.json")
     if name not in registry:
@@ -371,15 +365,16 @@ def uses_instruction(recipe: Mapping, dataset_dir: Path | None = None) -> bool:
     return registry[name].get("columns", {}).get("prompt", "instruction") is not None
 
 
-def class_counts(splits: Mapping[str, list[Example]]) -> pd.DataFrame:
-    """Rows per split (index) and class (columns, in label order), with totals."""
+def class_counts(splits: Mapping[str, list[Example]], task: Task) -> pd.DataFrame:
+    """Rows per split (index) and class (columns, in the task's label order), with totals."""
     frame = pd.DataFrame({split: pd.Series([e.label for e in rows]).value_counts() for split, rows in splits.items()}).T
-    frame = frame.reindex(columns=list(LABELS), fill_value=0).fillna(0).astype(int)
+    frame = frame.reindex(columns=list(task.labels), fill_value=0).fillna(0).astype(int)
     frame["total"] = frame.sum(axis=1)
     return frame
 
 
 def prepare(
+    task: Task,
     source: str | os.PathLike[str],
     output_dir: str | os.PathLike[str],
     dataset_info: str | os.PathLike[str],
@@ -392,10 +387,10 @@ def prepare(
     registry are read and checked. Raises DataError or OSError, having written nothing.
     """
     output_dir, dataset_info = Path(output_dir), Path(dataset_info)
-    outputs = {split: output_dir / f"{DATASET_NAMES[split]}.json" for split in SPLITS}
+    outputs = {split: output_dir / task.data_file(split) for split in SPLITS}
     for path in [*outputs.values(), dataset_info]:
         writable_target(path)
-    splits = load_splits(source)
+    splits = load_splits(source, task)
     for split, rows in splits.items():
         try:
             splits[split] = stratified_sample(rows, (sizes or {}).get(split), seed)
@@ -403,10 +398,12 @@ def prepare(
             raise DataError(source, f"split '{split}': {exc}") from None
     registry = read_registry(dataset_info)
     for split in SPLITS:
-        registry[DATASET_NAMES[split]] = registry_entry(outputs[split], dataset_info)
+        registry[task.dataset_name(split)] = registry_entry(outputs[split], dataset_info)
     for split in SPLITS:
-        registry[TEXT_ONLY_NAMES[split]] = registry_entry(outputs[split], dataset_info, TEXT_ONLY_COLUMNS)
-    files = {outputs[split]: dumps_json(to_alpaca(splits[split])) for split in SPLITS}
+        registry[task.dataset_name(split, text_only=True)] = registry_entry(
+            outputs[split], dataset_info, TEXT_ONLY_COLUMNS
+        )
+    files = {outputs[split]: dumps_json(to_alpaca(splits[split], task)) for split in SPLITS}
     return splits, {**files, dataset_info: dumps_json(registry)}
 
 
@@ -417,17 +414,18 @@ def write_files(files: Mapping[Path, str]) -> None:
 
 
 def convert(
+    task: Task,
     source: str | os.PathLike[str],
     output_dir: str | os.PathLike[str],
     dataset_info: str | os.PathLike[str],
     sizes: Mapping[str, int | None] | None = None,
     seed: int = 42,
 ) -> dict[str, list[Example]]:
-    """Convert `source` into `output_dir/emotion_{split}.json` and register them in `dataset_info`.
+    """Convert `source` into `output_dir/<task>_{split}.json` and register them in `dataset_info`.
 
     `sizes` optionally caps a split at a seeded, stratified sample. Returns the examples written.
     Everything is read and checked, and every target found writable, before the first file is written.
     """
-    splits, files = prepare(source, output_dir, dataset_info, sizes, seed)
+    splits, files = prepare(task, source, output_dir, dataset_info, sizes, seed)
     write_files(files)
     return splits

@@ -51,6 +51,19 @@ def numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
             yield number, line
 
 
+def read_jsonl(path: str | os.PathLike[str], expected: str = "a JSON object") -> Iterator[tuple[int, dict]]:
+    """(line number, object) for the non-blank lines of a JSON Lines file; a line that is not valid JSON or
+    not an object is a DataError naming the file and line (`expected` says what the object should hold)."""
+    for number, line in numbered_lines(Path(path)):
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(path, f"not valid JSON ({exc.msg})", f"line {number}") from None
+        if not isinstance(row, dict):
+            raise DataError(path, f"expected {expected}, got {type(row).__name__}", f"line {number}")
+        yield number, row
+
+
 def writable_target(path: str | os.PathLike[str]) -> Path:
     """The file that writing `path` replaces (a symlink's target), once checked that it can be written:
     not a folder, not read-only, not under a file or in a folder we may not write. Raises OSError naming `path`."""

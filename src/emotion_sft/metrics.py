@@ -8,7 +8,6 @@ import numpy as np
 from scipy import stats
 from sklearn.metrics import accuracy_score, classification_report, f1_score
 
-from .labels import LABELS
 from .parser import UNPARSED
 
 
@@ -23,9 +22,9 @@ def bootstrap_ci(correct: Sequence[bool], confidence: float = 0.95, n_resamples:
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
-def score(gold: Sequence[str], pred: Sequence[str], seed: int = 0) -> dict:
+def score(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str], seed: int = 0) -> dict:
     """Accuracy (unparsed answers count as wrong), its 95% bootstrap interval, macro/weighted F1, and
-    precision, recall, F1 and support per label.
+    precision, recall, F1 and support per label of `labels` (the task's, in order).
 
     Macro F1 averages over the labels that occur, in the references or the predictions (`occurring_labels`):
     a label absent from both has no F1 to speak of, and counting it as 0 would score a perfect run on a test
@@ -33,8 +32,8 @@ def score(gold: Sequence[str], pred: Sequence[str], seed: int = 0) -> dict:
     """
     if len(gold) != len(pred) or not gold:
         raise ValueError(f"need equally long, non-empty gold and predictions, got {len(gold)} and {len(pred)}")
-    occurring = occurring_labels(gold, pred)
-    report = classification_report(gold, pred, labels=list(LABELS), output_dict=True, zero_division=0)
+    occurring = occurring_labels(gold, pred, labels)
+    report = classification_report(gold, pred, labels=list(labels), output_dict=True, zero_division=0)
     low, high = bootstrap_ci([g == p for g, p in zip(gold, pred, strict=True)], seed=seed)
     return {
         "accuracy": float(accuracy_score(gold, pred)),
@@ -43,19 +42,19 @@ def score(gold: Sequence[str], pred: Sequence[str], seed: int = 0) -> dict:
         "n_unparsed": sum(p == UNPARSED for p in pred),
         "macro_f1": float(f1_score(gold, pred, labels=occurring, average="macro", zero_division=0)),
         "macro_f1_labels": occurring,
-        "weighted_f1": float(f1_score(gold, pred, labels=list(LABELS), average="weighted", zero_division=0)),
+        "weighted_f1": float(f1_score(gold, pred, labels=list(labels), average="weighted", zero_division=0)),
         "per_class": {
             label: {key: float(report[label][key]) for key in ("precision", "recall", "f1-score")}
             | {"support": int(report[label]["support"])}
-            for label in LABELS
+            for label in labels
         },
     }
 
 
-def occurring_labels(gold: Sequence[str], pred: Sequence[str]) -> list[str]:
+def occurring_labels(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str]) -> list[str]:
     """The labels (in label order) that occur in the references or the predictions: those macro F1 averages."""
     seen = set(gold) | set(pred)
-    return [label for label in LABELS if label in seen]
+    return [label for label in labels if label in seen]
 
 
 def mcnemar(gold: Sequence[str], pred_a: Sequence[str], pred_b: Sequence[str]) -> dict:

@@ -1,9 +1,10 @@
 """Map generated text back to a label, without guessing.
 
 `parse_label` strips chat artefacts (special tokens such as <|eot_id|> or <|im_end|>, a leading
-"assistant"), lower-cases, and looks for label words (`labels.LABEL_WORDS`: the labels, inflections and
-near-synonyms) as whole words. Preambles need no rule of their own: "Emotion: joy", "The emotion is fear."
-and "I think the emotion expressed is joy" each name one label.
+"assistant"), lower-cases, and looks for the task's labels and label words (`Task.words`: for emotion, the
+labels, inflections and near-synonyms) as whole words or phrases, the longest first. Preambles need no rule
+of their own: "Emotion: joy", "The emotion is fear." and "I think the emotion expressed is joy" each name
+one label.
 
 When two *different* labels are named ("joy or sadness", "not anger but fear") the answer is ambiguous
 and parses as UNPARSED; repeating one label ("sadness. The text is sad") is fine. Text that names no
@@ -14,15 +15,13 @@ from __future__ import annotations
 
 import re
 
-from .labels import LABEL_WORDS, LABELS
+from .task import Task
 
 UNPARSED = "unparsed"
 
-_WORD_TO_LABEL = {word: label for label, words in LABEL_WORDS.items() for word in words}
 # <|eot_id|>, <|im_end|>, <|end_of_text|>, </s>, <s>, [INST], [/INST]
 _SPECIAL = re.compile(r"<\|[^|<>]*\|>|</?s>|\[/?INST\]")
 _LEADING_ROLE = re.compile(r"^\W*(?:assistant|answer|output|response)\b\W*", re.IGNORECASE)
-_WORD = re.compile(r"[a-z]+")
 
 
 def normalize(text: str) -> str:
@@ -32,18 +31,19 @@ def normalize(text: str) -> str:
     return text.strip().strip("\"'`*_.,;:!?()[]{}<> \t\r\n").strip().lower()
 
 
-def parse_label(text: str) -> str:
-    """The one label that `text` names, or UNPARSED when it names none or several."""
-    found = {_WORD_TO_LABEL[word] for word in _WORD.findall(normalize(text)) if word in _WORD_TO_LABEL}
+def parse_label(text: str, task: Task) -> str:
+    """The one label of `task` that `text` names, or UNPARSED when it names none or several."""
+    found = {task.words[match] for match in task.phrase_pattern.findall(normalize(text))}
     return found.pop() if len(found) == 1 else UNPARSED
 
 
-def gold_label(text: str) -> str:
+def gold_label(text: str, task: Task) -> str:
     """A reference label as LLaMA-Factory writes it ("sadness\\n"), normalized by the same code.
 
-    Raises ValueError unless it is exactly one of LABELS: references are never interpreted.
+    Raises ValueError unless it is exactly one of the task's labels: references are never interpreted.
     """
     label = normalize(text)
-    if label not in LABELS:
-        raise ValueError(f"gold label {text!r} is not one of {', '.join(LABELS)}")
-    return label
+    labels = {name.lower(): name for name in task.labels}
+    if label not in labels:
+        raise ValueError(f"gold label {text!r} is not one of {', '.join(task.labels)}")
+    return labels[label]

@@ -13,35 +13,32 @@ from pathlib import Path
 
 import pandas as pd
 
-from .fileio import DataError, numbered_lines, write_text_atomic
+from .fileio import DataError, read_jsonl, write_text_atomic
 from .parser import gold_label, parse_label
+from .task import Task
 
 
-def read_predictions(path: str | os.PathLike[str]) -> pd.DataFrame:
+def read_predictions(path: str | os.PathLike[str], task: Task) -> pd.DataFrame:
     """Rows of a predictions file as columns `gold`, `predict` (raw text) and `pred` (parsed label).
 
     Raises DataError naming the file and line for a missing or empty file, a malformed JSON line,
-    a row without `predict` or `label`, or a reference label outside the label set.
+    a row without `predict` or `label`, or a reference label outside the task's labels.
     """
     path = Path(path)
     rows = []
-    for number, line in numbered_lines(path):
+    for number, row in read_jsonl(path, "a JSON object with 'predict' and 'label'"):
         where = f"line {number}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(path, f"not valid JSON ({exc.msg})", where) from None
-        if not isinstance(row, dict) or not {"predict", "label"} <= row.keys():
+        if not {"predict", "label"} <= row.keys():
             raise DataError(path, "expected a JSON object with 'predict' and 'label'", where)
         try:
-            gold = gold_label(str(row["label"]))
+            gold = gold_label(str(row["label"]), task)
         except ValueError as exc:
             raise DataError(path, str(exc), where) from None
         rows.append(
             {
                 "gold": gold,
                 "predict": str(row["predict"]),
-                "pred": parse_label(str(row["predict"])),
+                "pred": parse_label(str(row["predict"]), task),
                 "text": row.get("text", row.get("prompt")),
             }
         )

@@ -8,31 +8,22 @@ from pathlib import Path
 
 import pandas as pd
 
-from .labels import LABELS
 from .parser import UNPARSED
-
-_LLAMA3_SEED = "Llama3-8B LoRA seed [1], Table 3"
-SOURCES = (
-    "- [1] D. Li, Emotion text classification using Llama3-8b with LoRA and FlashAttention, "
-    "github.com/DaoyuanLi2816/llama3-8b_emotion_text_classification_lora (2024).\n"
-    "- [2] Fine-tuning DistilBERT for emotion classification using PEFT (LoRA): evaluation accuracy 0.89."
-)
-# Published test accuracy on the emotion dataset, one table for the README, the report and the tests.
-PUBLISHED_BASELINES = pd.DataFrame(
-    [
-        ("BERT-base", 0.9063, _LLAMA3_SEED),
-        ("BERT-large", 0.9086, _LLAMA3_SEED),
-        ("RoBERTa-base", 0.9125, _LLAMA3_SEED),
-        ("RoBERTa-large", 0.9189, _LLAMA3_SEED),
-        ("Llama3-8B + LoRA", 0.9262, _LLAMA3_SEED),
-        ("DistilBERT + LoRA (PEFT)", 0.89, "DistilBERT LoRA seed [2]"),
-    ],
-    columns=["model", "accuracy", "source"],
-)
+from .task import Task
 
 
-def comparison_table(runs: Mapping[str, dict]) -> pd.DataFrame:
-    """Our runs (name -> metrics) and the published baselines, sorted by accuracy."""
+def baselines_table(baselines: Sequence[Mapping]) -> pd.DataFrame:
+    """A task's published figures (`Task.baselines`) as rows model, accuracy[, macro F1], source."""
+    rows = [
+        {"model": b["model"], "accuracy": float(b["accuracy"]), "macro F1": b.get("macro_f1"),
+         "source": b.get("source")}
+        for b in baselines
+    ]
+    return pd.DataFrame(rows, columns=["model", "accuracy", "macro F1", "source"])
+
+
+def comparison_table(runs: Mapping[str, dict], baselines: Sequence[Mapping] = ()) -> pd.DataFrame:
+    """Our runs (name -> metrics) and a task's published baselines, sorted by accuracy."""
     ours = pd.DataFrame(
         [
             {
@@ -47,7 +38,8 @@ def comparison_table(runs: Mapping[str, dict]) -> pd.DataFrame:
             for name, m in runs.items()
         ]
     )
-    table = pd.concat([ours, PUBLISHED_BASELINES], ignore_index=True)
+    published = baselines_table(baselines).dropna(axis=1, how="all")
+    table = pd.concat([ours, published], ignore_index=True) if len(published) else ours
     table = table.sort_values("accuracy", ascending=False, kind="stable").reset_index(drop=True)
     return table.astype({"n": "Int64", "unparsed": "Int64"})
 
@@ -66,20 +58,21 @@ def markdown(table: pd.DataFrame) -> str:
     return table.astype(object).where(table.notna(), "").to_markdown(index=False, floatfmt=".4f")
 
 
-def render_report(runs: Mapping[str, dict], comparisons: Sequence[dict]) -> str:
-    """report.md: the comparison table, McNemar's tests and the first run's per-class figures."""
+def render_report(runs: Mapping[str, dict], comparisons: Sequence[dict], task: Task) -> str:
+    """report.md: the comparison table (with the task's published baselines), McNemar's tests and the first
+    run's per-class figures."""
     first = next(iter(runs))
     parts = [
-        "# Emotion classification: test accuracy",
+        f"# {task.name}: test accuracy",
         "",
-        markdown(comparison_table(runs)),
+        markdown(comparison_table(runs, task.baselines)),
         "",
         "Our runs: accuracy over all rows (answers naming no label, or two, count as wrong), 95% percentile "
-        "bootstrap interval, macro F1 over the labels that occur (in the references or the predictions). "
-        "Published numbers are as reported by their sources:",
-        "",
-        SOURCES,
+        "bootstrap interval, macro F1 over the labels that occur (in the references or the predictions)."
+        + (" Published numbers are as reported by their sources:" if task.baselines else ""),
     ]
+    if task.references:
+        parts += ["", "\n".join(f"- {reference}" for reference in task.references)]
     if comparisons:
         parts += [
             "",
@@ -93,7 +86,9 @@ def render_report(runs: Mapping[str, dict], comparisons: Sequence[dict]) -> str:
     return "\n".join(parts)
 
 
-def plot_confusion_matrix(gold: Sequence[str], pred: Sequence[str], path: str | os.PathLike[str], title: str) -> None:
+def plot_confusion_matrix(
+    gold: Sequence[str], pred: Sequence[str], labels: Sequence[str], path: str | os.PathLike[str], title: str
+) -> None:
     """Row-normalised confusion matrix (with an `unparsed` column when any answer was unparsed), as PNG."""
     import matplotlib
 
@@ -101,10 +96,10 @@ def plot_confusion_matrix(gold: Sequence[str], pred: Sequence[str], path: str | 
     import matplotlib.pyplot as plt
     from sklearn.metrics import confusion_matrix
 
-    columns = list(LABELS) + ([UNPARSED] if UNPARSED in set(pred) else [])
-    matrix = confusion_matrix(gold, pred, labels=columns)[: len(LABELS)]
+    columns = list(labels) + ([UNPARSED] if UNPARSED in set(pred) else [])
+    matrix = confusion_matrix(gold, pred, labels=columns)[: len(labels)]
     fig, ax = plt.subplots(figsize=(7.5, 6))
-    counts = pd.DataFrame(matrix, index=list(LABELS), columns=columns)
+    counts = pd.DataFrame(matrix, index=list(labels), columns=columns)
     shares = counts.div(counts.sum(axis=1).replace(0, 1), axis=0)
     image = ax.imshow(shares.to_numpy(), cmap="Blues", vmin=0, vmax=1)
     for (i, j), value in pd.DataFrame(matrix).stack().items():
@@ -112,8 +107,8 @@ def plot_confusion_matrix(gold: Sequence[str], pred: Sequence[str], path: str | 
     ax.set(
         xticks=range(len(columns)),
         xticklabels=columns,
-        yticks=range(len(LABELS)),
-        yticklabels=list(LABELS),
+        yticks=range(len(labels)),
+        yticklabels=list(labels),
         xlabel="predicted",
         ylabel="true",
         title=title,
@@ -124,8 +119,11 @@ def plot_confusion_matrix(gold: Sequence[str], pred: Sequence[str], path: str | 
     _save_figure(fig, path)
 
 
-def plot_learning_curve(curve: pd.DataFrame, path: str | os.PathLike[str], title: str) -> None:
-    """Test accuracy (with its 95% interval) against training samples seen, as PNG.
+def plot_learning_curve(
+    curve: pd.DataFrame, path: str | os.PathLike[str], title: str, baselines: Sequence[Mapping] = ()
+) -> None:
+    """Test accuracy (with its 95% interval) against training samples seen, as PNG, with the two best of a
+    task's published baselines as dashed lines.
 
     `curve` has columns samples, accuracy, ci_low, ci_high (one row per checkpoint, 0 = the base model).
     """
@@ -137,9 +135,10 @@ def plot_learning_curve(curve: pd.DataFrame, path: str | os.PathLike[str], title
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     ax.fill_between(curve["samples"], curve["ci_low"], curve["ci_high"], alpha=0.2, label="95% bootstrap interval")
     ax.plot(curve["samples"], curve["accuracy"], marker="o", label="test accuracy")
-    published = PUBLISHED_BASELINES.set_index("model")["accuracy"]
-    for name, where in (("RoBERTa-large", "top"), ("Llama3-8B + LoRA", "bottom")):  # 0.919 and 0.926: apart
-        value = published[name]
+    best = baselines_table(baselines).nlargest(2, "accuracy")
+    # the higher one's label above its line, the lower one's below: apart even when they are close
+    placements = ("bottom", "top")[: len(best)]
+    for (name, value), where in zip(best[["model", "accuracy"]].itertuples(index=False), placements, strict=True):
         ax.axhline(value, ls="--", lw=0.8, color="grey")
         ax.annotate(f"{name} (published)", (0, value), ha="left", va=where, fontsize=8, color="dimgrey")
     ax.set(xlabel="training samples seen", ylabel="accuracy on the test split", ylim=(0, 1), title=title)
