@@ -3,10 +3,12 @@
 
     python scripts/classify_api.py "i feel so alone tonight" "what a lovely surprise"
     python scripts/classify_api.py --file sentences.txt       # one sentence per line; '-' reads stdin
+    python scripts/classify_api.py --task tasks/tickets.yaml "my invoice is wrong"   # a model of another task
 
-Prints one line per sentence: the label, a tab, the sentence. The API key is --api-key, else $API_KEY, else
-the one `make serve` made in saves/api_key (--api-key-file); `--print-key` makes that file if missing and prints
-the key (what `make serve` runs).
+Prints one line per sentence: the label, a tab, the sentence. Answers are read with the labels of --task, the task
+the served model was trained on (default tasks/emotion.yaml; an adapter folder reads the task.yaml `make train`
+saved in it). The API key is --api-key, else $API_KEY, else the one `make serve` made in saves/api_key
+(--api-key-file); `--print-key` makes that file if missing and prints the key (what `make serve` runs).
 """
 
 from __future__ import annotations
@@ -17,17 +19,18 @@ import os
 import sys
 from pathlib import Path
 
-from defaults import API_KEY_FILE, REPO_ROOT
+from defaults import API_KEY_FILE, REPO_ROOT, TASK_FILE
 from emotion_sft.cli import UserError, run
 from emotion_sft.client import (
     DEFAULT_TIMEOUT,
     DEFAULT_URL,
     APIError,
-    EmotionClient,
+    ClassifierClient,
     ensure_api_key,
     read_api_key,
 )
 from emotion_sft.fileio import read_text
+from emotion_sft.task import Task
 
 
 def read_sentences(path: str) -> list[str]:
@@ -54,6 +57,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("sentences", nargs="*", help="sentences to classify")
     parser.add_argument("--file", help="file with one sentence per line ('-' for stdin)")
+    parser.add_argument(
+        "--task",
+        type=Path,
+        default=TASK_FILE,
+        help="the served model's task: a task file, or the adapter folder with its task.yaml "
+        f"(default {TASK_FILE.relative_to(REPO_ROOT)})",
+    )
     parser.add_argument(
         "--url",
         default=os.getenv("API_URL", DEFAULT_URL),
@@ -82,8 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--instruction",
         action="store_true",
-        help="send the instruction before each sentence, for adapters trained on emotion_train (the paper's recipes); "
-        "the CPU recipe trains on emotion_train_text, the sentence alone",
+        help="send the task's instruction before each sentence, for adapters trained on <name>_train (the paper's "
+        "recipes); the CPU recipe trains on <name>_train_text, the sentence alone",
     )
     args = parser.parse_args(argv)
     if args.print_key:
@@ -92,8 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     sentences = args.sentences + (read_sentences(args.file) if args.file else [])
     if not sentences:
         parser.error("give sentences as arguments or with --file")
+    task = Task.load(args.task)  # a bad task file stops here, before any request
     api_key = args.api_key or read_api_key(args.api_key_file)
-    client = EmotionClient(args.url, api_key, timeout=args.timeout, instruction=args.instruction)
+    client = ClassifierClient(args.url, task, api_key, timeout=args.timeout, instruction=args.instruction)
     try:
         results = client.classify(sentences, progress=len(sentences) > 1)
     except (APIError, ValueError) as error:

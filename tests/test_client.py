@@ -13,9 +13,19 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import yaml
 
-from conftest import free_port, run_script
-from emotion_sft.client import DEFAULT_TIMEOUT, APIError, EmotionClient, chat_completions_url, ensure_api_key
+from conftest import EMOTION, free_port, run_script
+from emotion_sft.client import (
+    DEFAULT_TIMEOUT,
+    DEFAULT_URL,
+    APIError,
+    ClassifierClient,
+    chat_completions_url,
+    ensure_api_key,
+)
+from emotion_sft.parser import UNPARSED
+from emotion_sft.task import Task
 
 COMPLETION = {"choices": [{"index": 0, "message": {"role": "assistant", "content": "joy"}}]}
 
@@ -113,7 +123,7 @@ def test_client_gives_up_on_a_server_that_never_answers(api):
         == f"error: {api.url}/v1/chat/completions did not answer within 0.5 s (--timeout to wait longer)\n"
     )
     assert time.monotonic() - started < 5 + 10  # the interpreter's start, not the server's delay
-    assert 0 < DEFAULT_TIMEOUT <= 60 and EmotionClient().timeout == DEFAULT_TIMEOUT
+    assert 0 < DEFAULT_TIMEOUT <= 60 and ClassifierClient(DEFAULT_URL, EMOTION).timeout == DEFAULT_TIMEOUT
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "abc", "nan", "inf"])
@@ -136,7 +146,7 @@ def test_loopback_requests_skip_the_environments_proxy(api, monkeypatch):
 def test_missing_server_is_named_with_a_loopback_command():
     url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(APIError) as error:
-        EmotionClient(url).classify_one("hello")
+        ClassifierClient(url, EMOTION).classify_one("hello")
     message = str(error.value)
     assert f"no API server at {url}/v1/chat/completions" in message and "make serve" in message
     assert "API_HOST=127.0.0.1" in message  # never plain `llamafactory-cli api`, which binds 0.0.0.0
@@ -164,3 +174,72 @@ def test_script_sends_the_key_from_the_key_file(api, tmp_path, monkeypatch):
     assert api.requests[0]["authorization"] == f"Bearer {key}"
     result = run_script("classify_api.py", "--url", api.url, "--api-key", "mine", "--api-key-file", path, "hello")
     assert api.requests[1]["authorization"] == "Bearer mine"
+
+
+# A made-up task: support tickets routed to a queue, with words of its own for the parser.
+TICKETS = {
+    "name": "tickets",
+    "labels": ["billing", "outage", "account"],
+    "instruction": "Route this support ticket to a queue.",
+    "text_column": "body",
+    "label_column": "queue",
+    "label_words": {"billing": ["invoice", "refund"], "account": ["password", "login"]},
+}
+
+
+def completion(content: str) -> tuple[int, str, str, float]:
+    return 200, "application/json", json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]}), 0
+
+
+@pytest.fixture
+def tickets(tmp_path):
+    path = tmp_path / "tickets.yaml"
+    path.write_text(yaml.safe_dump(TICKETS))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("answer", "label"),
+    [("outage", "outage"), ("Queue: Billing.<|im_end|>", "billing"), ("a refund", "billing"), ("login", "account"),
+     ("joy", UNPARSED), ("billing or outage", UNPARSED)],
+)  # fmt: skip
+def test_client_reads_answers_with_the_tasks_labels(api, answer, label):
+    api.reply = completion(answer)
+    result = ClassifierClient(api.url, Task.from_dict(TICKETS), "k").classify_one("the site is down again")
+    assert (result.text, result.answer, result.label) == ("the site is down again", answer, label)
+
+
+def test_client_sends_the_tasks_user_turn(api):
+    task = Task.from_dict(TICKETS)
+    ClassifierClient(api.url, task, "k").classify_one("my invoice is wrong")
+    ClassifierClient(api.url, task, "k", instruction=True).classify_one("my invoice is wrong")
+    turns = [json.loads(r["body"])["messages"] for r in api.requests]
+    assert turns[0] == [{"role": "user", "content": "my invoice is wrong"}]  # the text alone, as the CPU recipe
+    assert turns[1] == [{"role": "user", "content": "Route this support ticket to a queue.\nmy invoice is wrong"}]
+
+
+def test_script_classifies_with_the_task_file_or_the_adapters_task(api, tickets, tmp_path):
+    api.reply = completion("the queue is billing")
+    result = run_script("classify_api.py", "--task", tickets, "--url", api.url, "--api-key", "k", "refund me", "hi")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "billing\trefund me\nbilling\thi\n"
+    adapter = tmp_path / "sft"
+    adapter.mkdir()
+    Task.load(tickets).save(adapter)  # task.yaml, as `make train` leaves it beside the adapter
+    api.reply = completion("password reset")
+    result = run_script("classify_api.py", "--task", adapter, "--url", api.url, "--api-key", "k", "locked out")
+    assert result.returncode == 0 and result.stdout == "account\tlocked out\n", result.stderr
+    api.reply = completion("joy")  # an emotion label means nothing to this task
+    result = run_script("classify_api.py", "--task", tickets, "--url", api.url, "--api-key", "k", "hello")
+    assert result.returncode == 0 and result.stdout == f"{UNPARSED}\thello\n", result.stderr
+
+
+def test_script_refuses_a_bad_task_file_before_any_request(api, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: tickets\nlabels: [billing]\ninstruction: Route it.\n")
+    result = run_script("classify_api.py", "--task", bad, "--url", api.url, "--api-key", "k", "hello")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"error: {bad}") and "labels" in result.stderr
+    result = run_script("classify_api.py", "--task", tmp_path / "none.yaml", "--url", api.url, "hello")
+    assert result.returncode == 1 and "none.yaml" in result.stderr and "Traceback" not in result.stderr
+    assert api.requests == []

@@ -229,18 +229,18 @@ def api_server(run, tiny_llama):
 
 
 def test_served_adapter_answers_as_do_predict_did(run, api_server):
-    from emotion_sft.client import EmotionClient, read_api_key
+    from emotion_sft.client import ClassifierClient, read_api_key
     from emotion_sft.parser import parse_label
 
     url, key_file = api_server
     rows = [json.loads(line) for line in (run / "predict" / "generated_predictions.jsonl").read_text().splitlines()]
     records = json.loads((run / "data" / "emotion_test.json").read_text())
     texts = [r["input"] for r in records[:6]]
-    results = EmotionClient(url, read_api_key(key_file)).classify(texts, progress=False)
+    results = ClassifierClient(url, EMOTION, read_api_key(key_file)).classify(texts, progress=False)
     assert [r.text for r in results] == texts
     for result, row in zip(results, rows, strict=False):
         assert result.answer.strip() == row["predict"].strip()  # same prompt, template, system and adapter
-        assert result.label == parse_label(row["predict"])
+        assert result.label == parse_label(row["predict"], EMOTION)
 
 
 def test_classify_api_script_prints_a_label_per_sentence(api_server):

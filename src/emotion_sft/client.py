@@ -1,9 +1,10 @@
 """Client for a fine-tuned model served by `llamafactory-cli api` (OpenAI-compatible chat completions).
 
-Each sentence is sent as the same user turn the model was trained on (the text alone for the CPU recipe,
+The client knows no labels of its own: it takes the `Task` the model was trained on. Each sentence is sent as
+the user turn the model was trained on (`Task.user_message`: the text alone for the CPU recipe, the task's
 instruction + newline + text for the paper's); the server's inference recipe supplies the template and the
-system prompt. The answer goes through the project's parser, so the client returns one of the labels (or
-`unparsed`).
+system prompt. The answer goes through the project's parser with the task's labels and label words, so the
+client returns one of the task's labels (or `unparsed`).
 
 `make serve` requires an API key by default: made once by `ensure_api_key` into `saves/api_key` (readable by
 the user alone) and read from there by `scripts/classify_api.py`, so a web page in the user's browser cannot
@@ -24,8 +25,8 @@ from tqdm.auto import tqdm
 
 from .cli import UserError
 from .fileio import write_text_atomic
-from .labels import user_message
 from .parser import parse_label
+from .task import Task
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT = 30.0  # seconds per request: a CPU answers one sentence in well under a second
@@ -79,15 +80,19 @@ def ensure_api_key(path: Path) -> str:
     return key
 
 
-class EmotionClient:
+class ClassifierClient:
+    """Classify sentences with a model served by `llamafactory-cli api` that was trained on `task`."""
+
     def __init__(
         self,
-        base_url: str = DEFAULT_URL,
+        base_url: str,
+        task: Task,
         api_key: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         instruction: bool = False,
     ):
-        self.instruction = instruction  # True for adapters trained on the instruction datasets (emotion_train)
+        self.task = task
+        self.instruction = instruction  # True for adapters trained on the instruction datasets (<name>_train)
         self.url = chat_completions_url(base_url)
         self.timeout = timeout
         self.session = requests.Session()
@@ -99,7 +104,8 @@ class EmotionClient:
     def classify_one(self, text: str) -> Classification:
         if not text.strip():
             raise ValueError("cannot classify an empty sentence")
-        body = {"model": "emotion-sft", "messages": [{"role": "user", "content": user_message(text, self.instruction)}]}
+        message = self.task.user_message(text, self.instruction)
+        body = {"model": self.task.name, "messages": [{"role": "user", "content": message}]}
         try:
             response = self.session.post(self.url, json=body, timeout=self.timeout)
         except requests.Timeout:
@@ -116,7 +122,7 @@ class EmotionClient:
         if not response.ok:
             raise APIError(f"{self.url} answered {response.status_code}: {_excerpt(response.text)}")
         answer = self._answer(response)
-        return Classification(text, answer, parse_label(answer))
+        return Classification(text, answer, parse_label(answer, self.task))
 
     def _answer(self, response: requests.Response) -> str:
         """The generated text of a chat completion, or APIError saying what came back instead."""
