@@ -1,8 +1,9 @@
 #!/usr/bin/env python
-"""Start LLaMA Board for this project: emotion datasets listed, SmolLM2 and the CPU recipe's settings preset,
-nothing sent off the machine.
+"""Start LLaMA Board for this project: every converted task's datasets listed, SmolLM2 and the CPU recipe's
+settings preset on the task's training split, nothing sent off the machine.
 
 python scripts/webui.py --host 127.0.0.1 --port 7860
+python scripts/webui.py --task tasks/tickets.yaml        # the Train tab on tickets_train_text
 
 It listens on 127.0.0.1 unless --host says otherwise (GRADIO_SERVER_NAME is ignored: only an explicit argument
 takes the board off loopback); the port is --port, else GRADIO_SERVER_PORT, else 7860.
@@ -15,9 +16,10 @@ import os
 import sys
 from pathlib import Path
 
-from defaults import REPO_ROOT
+from defaults import REPO_ROOT, TASK_FILE
 from emotion_sft.board import RECIPE, launch
 from emotion_sft.cli import UserError, run
+from emotion_sft.task import Task
 
 DEFAULT_PORT = 7860
 
@@ -45,7 +47,17 @@ def main(argv: list[str] | None = None) -> int:
         "--root", type=Path, default=REPO_ROOT, help="folder with dataset_info.json and data/ (default: this repo)"
     )
     parser.add_argument(
-        "--recipe", type=Path, default=RECIPE, help=f"training recipe the Train tab opens with (default {RECIPE})"
+        "--recipe",
+        type=Path,
+        default=REPO_ROOT / RECIPE,
+        help=f"training recipe the Train tab opens with (default {RECIPE})",
+    )
+    parser.add_argument(
+        "--task",
+        type=Path,
+        default=TASK_FILE,
+        help="task whose training split the Train tab picks, same kind as the recipe's (<name>_train_text or "
+        f"<name>_train; default {TASK_FILE.relative_to(REPO_ROOT)})",
     )
     args = parser.parse_args(argv)
     port = args.port
@@ -55,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             port = port_number(value)
         except argparse.ArgumentTypeError as error:
             raise UserError(f"GRADIO_SERVER_PORT: {error}") from None
-    launch(args.root, args.host, port, args.recipe)
+    launch(args.root, Task.load(args.task), args.recipe, args.host, port)
     return 0
 
 

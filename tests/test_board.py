@@ -1,5 +1,5 @@
 """LLaMA Board in a real headless Chromium: the emotion datasets are listed and previewed, the Train tab opens with
-the CPU recipe's settings, nothing leaves loopback."""
+the CPU recipe's settings (on the task's own dataset for another task), nothing leaves loopback."""
 
 from __future__ import annotations
 
@@ -16,8 +16,14 @@ import psutil
 import pytest
 import yaml
 
-from conftest import REPO_ROOT, convert_sample, free_port, serving
-from emotion_sft.board import EXTERNAL_TAGS, RECIPE, seed_user_config, train_presets
+from conftest import EMOTION, REPO_ROOT, convert_sample, free_port, serving
+from emotion_sft.board import EXTERNAL_TAGS, RECIPE, seed_user_config, task_dataset, train_presets
+from emotion_sft.task import SPLITS, Task
+
+# A made-up task: support tickets routed to a queue.
+TICKETS = Task.from_dict(
+    {"name": "tickets", "labels": ["billing", "outage", "account"], "instruction": "Route this ticket to a queue."}
+)
 
 # Screenshots land here (CI keeps the folder as an artifact); override with TEST_ARTIFACTS.
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", REPO_ROOT / "test-artifacts"))
@@ -82,7 +88,7 @@ def test_webui_names_a_bad_port_in_the_environment(tmp_path):
 
 
 def test_webui_says_the_port_is_taken_before_printing_its_url(tmp_path):
-    (tmp_path / "dataset_info.json").write_text("{}")
+    shutil.copy(REPO_ROOT / "dataset_info.json", tmp_path)  # the emotion datasets registered
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
         result = webui("--root", tmp_path, "--port", port)
@@ -107,6 +113,41 @@ def test_train_presets_carry_the_cpu_recipe():
     assert extra["default_system"] == "" and extra["use_cpu"] is True
     assert extra["train_sampling_strategy"] == recipe["train_sampling_strategy"]
     assert "output_dir" not in extra and "model_name_or_path" not in extra  # the board names its own
+
+
+@pytest.mark.parametrize(
+    ("recipe", "dataset"),
+    [("smollm2_lora_sft.yaml", "tickets_train_text"), ("llama3_lora_sft.yaml", "tickets_train")],
+)
+def test_train_presets_pick_the_tasks_dataset_of_the_recipes_kind(recipe, dataset):
+    recipe = yaml.safe_load((REPO_ROOT / "examples" / recipe).read_text())
+    assert train_presets(recipe, EMOTION) == train_presets(recipe)  # the recipes are the emotion task's
+    presets = train_presets(recipe, TICKETS)
+    assert presets["train.dataset"] == [dataset]  # the same kind: the text alone, or instruction + text
+    extra = json.loads(presets["train.extra_args"])
+    assert all("emotion" not in str(value) for value in extra.values()), extra  # eval_dataset too
+    if "eval_dataset" in recipe:
+        assert extra["eval_dataset"] == "tickets_validation"
+
+
+def test_task_dataset_keeps_split_and_kind():
+    assert [task_dataset(name, TICKETS) for name in ("emotion_test_text", "emotion_validation", "my_set")] == [
+        "tickets_test_text",
+        "tickets_validation",
+        "my_set",  # not a converted split: kept
+    ]
+
+
+def test_webui_refuses_a_task_whose_data_is_not_converted(tmp_path):
+    shutil.copy(REPO_ROOT / "dataset_info.json", tmp_path)
+    TICKETS.save(tmp_path)
+    result = webui("--root", tmp_path, "--task", tmp_path / "task.yaml", "--port", free_port())
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"error: {tmp_path / 'dataset_info.json'}: no dataset tickets_train_text")
+    assert "make data TASK=" in result.stderr and "http://" not in result.stdout
+    (tmp_path / "bad.yaml").write_text("name: tickets\n")
+    result = webui("--root", tmp_path, "--task", tmp_path / "bad.yaml", "--port", free_port())
+    assert result.returncode == 1 and result.stderr.startswith(f"error: {tmp_path / 'bad.yaml'}")
 
 
 @pytest.fixture(scope="module")
@@ -184,3 +225,46 @@ def test_board_lists_and_previews_the_emotion_dataset(board):
             browser.close()
     offsite = [u for u in requested if not u.startswith(url) and not u.startswith("data:")]
     assert requested and not offsite, offsite
+
+
+@pytest.mark.slow
+def test_board_for_another_task_opens_on_its_training_split(tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    if not Path(CHROMIUM).is_file():
+        message = "Chromium not found: apt-get install chromium (CI installs it in .ci/run)"
+        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
+    source = tmp_path / "tickets"
+    source.mkdir()
+    rows = [("I was charged twice", "billing"), ("the site is down", "outage"), ("reset my password", "account")]
+    for split in ("train", "validation", "test"):
+        lines = ["text,label", *(f"{text} ({split} {i}),{label}" for i in range(2) for text, label in rows)]
+        (source / f"{split}.csv").write_text("\n".join(lines) + "\n")
+    task = TICKETS.save(tmp_path)
+    converted = subprocess.run(
+        [sys.executable, REPO_ROOT / "scripts" / "convert_dataset.py", "--task", task, "--source", source,
+         "--output-dir", tmp_path / "data", "--dataset-info", tmp_path / "dataset_info.json"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert converted.returncode == 0, converted.stderr
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    command = [sys.executable, REPO_ROOT / "scripts" / "webui.py", "--port", port, "--root", tmp_path, "--task", task]
+    with serving(command, url, tmp_path / "board.log"):
+        assert " on tickets_train_text (task tickets" in (tmp_path / "board.log").read_text()
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.goto(url)
+                page.get_by_role("tab", name="Train").click()
+                remove = page.get_by_role("button", name=re.compile(r"^Remove "))
+                expect(remove).to_have_count(1, timeout=30_000)
+                expect(page.get_by_role("button", name="Remove tickets_train_text", exact=True)).to_be_visible()
+                page.get_by_role("textbox", name=re.compile(r"^Dataset\b")).click()
+                options = page.get_by_role("option")
+                options.first.wait_for()
+                names = [TICKETS.dataset_name(split, text_only) for text_only in (False, True) for split in SPLITS]
+                assert [name.strip() for name in options.all_inner_texts()] == names
+            finally:
+                browser.close()

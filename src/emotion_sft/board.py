@@ -2,13 +2,15 @@
 
 Differences from a bare `llamafactory-cli webui`, all so that it works here without typing paths or reaching
 the internet:
-- the dataset folder is the repo root, where `dataset_info.json` registers the emotion splits
-  (LLaMA-Factory's board defaults to `data/`);
+- the dataset folder is the repo root, where `dataset_info.json` registers the splits of every task converted
+  so far (LLaMA-Factory's board defaults to `data/`);
 - the board's model picker is seeded with SmolLM2-135M-Instruct at `models/SmolLM2-135M-Instruct` (only when
   the user has no board config yet; `llamaboard_cache/user_config.yaml` is the board's own file);
-- the Train tab opens with the CPU recipe's settings (`examples/smollm2_lora_sft.yaml`, read at launch), not
-  LLaMA-Factory's GPU defaults (lr 5e-5, 3 epochs, cutoff 2048, the instruction dataset) that take hours on a
-  CPU; recipe keys without a field of their own (default_system, use_cpu, ...) go to "Extra arguments";
+- the Train tab opens with a recipe's settings (the CPU recipe, `examples/smollm2_lora_sft.yaml`, by default;
+  read at launch), not LLaMA-Factory's GPU defaults (lr 5e-5, 3 epochs, cutoff 2048, the instruction dataset)
+  that take hours on a CPU; recipe keys without a field of their own (default_system, use_cpu, ...) go to
+  "Extra arguments". Its dataset is the task's (`Task`): the recipe's `<name>_train_text` (or `<name>_train`,
+  with the instruction) becomes the same split and kind of the task the board is started for;
 - it listens on 127.0.0.1 unless told otherwise, and says so when the port is taken instead of failing late;
 - Gradio analytics, its version check and share links are off; the theme uses system fonts instead of
   Source Sans Pro from Google Fonts, and the page Gradio serves loses its hard-coded links to
@@ -30,18 +32,38 @@ from typing import Any
 import yaml
 
 from emotion_sft.cli import UserError
+from emotion_sft.converter import read_registry
 from emotion_sft.fileio import write_text_atomic
+from emotion_sft.task import SPLITS, Task
 
 BOARD_MODEL = "SmolLM2-135M-Instruct"  # a name in LLaMA-Factory's model list, so the template is preset
 USER_CONFIG = Path("llamaboard_cache") / "user_config.yaml"  # relative to the board's working directory
 OFFLINE_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_SHARE": "0", "HF_HUB_OFFLINE": "1"}
 # Tags in Gradio's page template that make the browser connect to other hosts.
 EXTERNAL_TAGS = re.compile(rb'<link\s+rel="preconnect"[^>]*>|<script\s+src="https?://[^"]*"[^>]*>\s*</script>')
-RECIPE = Path("examples") / "smollm2_lora_sft.yaml"  # the Train tab's presets, relative to the board's root
+RECIPE = Path("examples") / "smollm2_lora_sft.yaml"  # the Train tab's presets, relative to the checkout
+# A converted split's registry name: <task name>_<split>, `_text` for the twin whose user turn is the text alone.
+SPLIT_NAME = re.compile(rf"_({'|'.join(SPLITS)})(_text)?$")
 
 
 def _datasets(value: Any) -> list[str]:
     return [name.strip() for name in str(value).split(",") if name.strip()]
+
+
+def task_dataset(name: str, task: Task) -> str:
+    """A recipe's dataset name made `task`'s, same split and kind: `emotion_train_text` -> `tickets_train_text`,
+    `emotion_train` (instruction + text) -> `tickets_train`. A name of another shape is kept as it is."""
+    match = SPLIT_NAME.search(name)
+    return task.dataset_name(match[1], text_only=bool(match[2])) if match else name
+
+
+def for_task(recipe: dict[str, Any], task: Task) -> dict[str, Any]:
+    """`recipe` with its `dataset` and `eval_dataset` made `task`'s (see `task_dataset`)."""
+    renamed = dict(recipe)
+    for key in ("dataset", "eval_dataset"):
+        if recipe.get(key):
+            renamed[key] = ",".join(task_dataset(name, task) for name in _datasets(recipe[key]))
+    return renamed
 
 
 # Recipe keys with a field of their own in the board's Train tab: the field's id and the type it holds.
@@ -73,8 +95,11 @@ BOARD_KEYS |= {"overwrite_output_dir", "plot_loss", "bf16", "fp16", "pure_bf16"}
 BOARD_EXTRA_ARGS = {"optim": "adamw_torch"}  # the board's own default "Extra arguments"
 
 
-def train_presets(recipe: dict[str, Any]) -> dict[str, Any]:
-    """Train tab field id -> value that sets LLaMA Board up to run `recipe` (a training YAML's keys)."""
+def train_presets(recipe: dict[str, Any], task: Task | None = None) -> dict[str, Any]:
+    """Train tab field id -> value that sets LLaMA Board up to run `recipe` (a training YAML's keys), on the
+    datasets of `task` when one is given (`for_task`)."""
+    if task is not None:
+        recipe = for_task(recipe, task)
     presets: dict[str, Any] = {}
     extra = dict(BOARD_EXTRA_ARGS)
     for key, value in recipe.items():
@@ -190,21 +215,30 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def launch(root: Path, host: str = "127.0.0.1", port: int = 7860, recipe: Path = RECIPE) -> None:
+def launch(root: Path, task: Task, recipe: Path, host: str = "127.0.0.1", port: int = 7860) -> None:
     """Serve LLaMA Board on host:port until interrupted, from `root` (a folder with dataset_info.json), with
-    the Train tab preset to `recipe` (relative to `root` unless absolute)."""
+    the Train tab preset to `recipe` (a training YAML) on the datasets of `task`."""
     import uvicorn
 
     root = Path(root).resolve()
-    if not (root / "dataset_info.json").is_file():
-        raise FileNotFoundError(f"{root / 'dataset_info.json'} not found; run `make data` first")
-    presets = train_presets(read_recipe(root / recipe))
+    registry_file = root / "dataset_info.json"
+    if not registry_file.is_file():
+        raise FileNotFoundError(f"{registry_file} not found; run `make data` first")
+    presets = train_presets(read_recipe(recipe), task)
+    registry = read_registry(registry_file)
+    missing = [name for name in presets.get("train.dataset", []) if name not in registry]
+    if missing:
+        raise UserError(
+            f"{registry_file}: no dataset {missing[0]} (the Train tab's, for task {task.name}); convert the "
+            "task's data first: `make data TASK=...` or scripts/convert_dataset.py --task ..."
+        )
     sock = listen(host, port)  # before anything is printed or built: a taken port fails here, in a second
     os.chdir(root)  # the board reads datasets and writes saves/ and llamaboard_* relative to its working dir
     if seed_user_config(root, root / "models" / BOARD_MODEL):
         print(f"LLaMA Board: model {BOARD_MODEL} preset to models/{BOARD_MODEL} ({root / USER_CONFIG})")
     app = create_app(create_board(presets))
-    print(f"LLaMA Board: Train tab preset to {recipe}")
+    datasets = ", ".join(presets.get("train.dataset", []))
+    print(f"LLaMA Board: Train tab preset to {recipe} on {datasets} (task {task.summary()})")
     print(f"LLaMA Board on http://{host}:{port} (datasets from {root / 'dataset_info.json'})", flush=True)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     server.run(sockets=[sock])
