@@ -10,13 +10,34 @@ PYTHON := $(shell for p in python3.11 python3.12 python3.13 python3; do command 
 endif
 VENV ?= .venv
 BIN := $(VENV)/bin
-# Where the emotion data comes from: the Hugging Face hub by default, or any local folder (SOURCE=dir).
-# A local copy beside the repo (../shared/data/emotion, as on our offline CI machines) is used when present.
+# The classification task: labels, instruction, columns, default source (tasks/*.yaml). The emotion task unless
+# TASK=tasks/NAME.yaml (README, "Bring your own labels"); every target below reads it.
+DEFAULT_TASK := tasks/emotion.yaml
+TASK ?= $(DEFAULT_TASK)
+# Empty for the emotion task, whose recipes, datasets and saves/ folders are the defaults; else the task file.
+OTHER_TASK := $(filter-out $(abspath $(DEFAULT_TASK)),$(abspath $(TASK)))
+# Another task's name, the prefix of its datasets (NAME_train_text, ...): read from the file once, when needed.
+TASK_NAME = $(eval TASK_NAME := $$(or $$(shell $(BIN)/python scripts/task_info.py $(TASK) name),$$(error \
+  cannot read the name of task $(TASK))))$(TASK_NAME)
+# Where the data comes from: SOURCE=hub id or folder, else the task's `source`. For the emotion task a local copy
+# beside the repo (EMOTION_DATA_DIR, or ../shared/data/emotion as on our offline CI machines) wins when present.
+ifeq ($(OTHER_TASK),)
 SOURCE ?= $(or $(EMOTION_DATA_DIR),$(if $(wildcard ../shared/data/emotion/train.txt),../shared/data/emotion,dair-ai/emotion))
+endif
 MODEL_DIR ?= models/SmolLM2-135M-Instruct
 
-SAVES ?= saves/smollm2-135m/lora
-ENCODER_SAVES ?= saves/minilm-l6/lora
+# Runs of the emotion task go to saves/..., another task's to saves/NAME/..., so neither overwrites the other.
+TASK_SAVES = $(if $(OTHER_TASK),saves/$(TASK_NAME),saves)
+SAVES ?= $(TASK_SAVES)/smollm2-135m/lora
+ENCODER_SAVES ?= $(TASK_SAVES)/minilm-l6/lora
+# The recipes name the emotion datasets; for another task these llamafactory-cli overrides name its own (the same
+# splits and kind: the CPU recipes train on the text alone) and its output folders. Nothing for the emotion task.
+TRAIN_ARGS = $(if $(OTHER_TASK), dataset=$(TASK_NAME)_train_text output_dir=$(SAVES)/sft)
+TRAIN_FULL_ARGS = $(if $(OTHER_TASK), dataset=$(TASK_NAME)_train_text eval_dataset=$(TASK_NAME)_validation_text \
+  output_dir=$(TASK_SAVES)/smollm2-135m/lora-full/sft)
+PREDICT_ARGS = $(if $(OTHER_TASK), eval_dataset=$(TASK_NAME)_test_text)
+# The scripts take the task file; the label scorers also the task's converted test split.
+TEST_DATA = $(if $(OTHER_TASK), --data data/$(TASK_NAME)_test.json)
 # LLaMA Board and the API listen here. Only the make command line moves them (make webui HOST=0.0.0.0 to share
 # the board on your network): a HOST, PORT or API_PORT in the environment (tcsh exports HOST) is ignored.
 HOST = 127.0.0.1
@@ -34,6 +55,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+	@echo "  TASK=tasks/NAME.yaml SOURCE=DIR: any of them on your own labelled text (README, Bring your own labels)"
 
 $(VENV)/.installed: requirements.txt requirements-models.txt pyproject.toml
 	@test -x $(BIN)/python || test -n "$(PYTHON)" || { echo "error: no Python $(PYTHON_VERSIONS) found; have:" \
@@ -56,32 +78,37 @@ gpu-smoke: setup  ## the paper recipe's settings on SmolLM2 for 50 steps on a CU
 	@$(MAKE) --no-print-directory data model
 	$(BIN)/python scripts/gpu_smoke.py
 
-data: setup  ## convert the emotion dataset (SOURCE=hub id or folder) to data/*.json + dataset_info.json
-	$(BIN)/python scripts/convert_emotion.py --source $(SOURCE) --output-dir data --dataset-info dataset_info.json
+data: setup  ## convert the task's dataset (SOURCE=hub id or folder) to data/*.json + dataset_info.json
+	$(BIN)/python scripts/convert_dataset.py --task $(TASK)$(if $(SOURCE), --source $(SOURCE)) --output-dir data \
+	  --dataset-info dataset_info.json
 
 $(MODEL_DIR)/config.json: | $(VENV)/.installed
 	$(BIN)/python scripts/prepare_model.py --output-dir $(MODEL_DIR)
 
 model: $(MODEL_DIR)/config.json  ## export the embedded SmolLM2-135M-Instruct GGUF to a model folder
 
-train: setup  ## LoRA SFT of the CPU default on 8,000 rows (examples/smollm2_lora_sft.yaml, ~20 min)
-	$(BIN)/llamafactory-cli train examples/smollm2_lora_sft.yaml
+train: setup  ## LoRA SFT of the CPU default on 8,000 rows (examples/smollm2_lora_sft.yaml, ~20 min) + its task.yaml
+	$(BIN)/llamafactory-cli train examples/smollm2_lora_sft.yaml$(TRAIN_ARGS)
+	$(BIN)/python scripts/task_info.py $(TASK) --save $(SAVES)/sft
 
 train-full: setup  ## the CPU default on all 16,000 rows (examples/smollm2_lora_sft_full.yaml, ~45 min)
-	$(BIN)/llamafactory-cli train examples/smollm2_lora_sft_full.yaml
+	$(BIN)/llamafactory-cli train examples/smollm2_lora_sft_full.yaml$(TRAIN_FULL_ARGS)
+	$(BIN)/python scripts/task_info.py $(TASK) --save $(TASK_SAVES)/smollm2-135m/lora-full/sft
 
 predict: setup  ## generate labels for the test split with the adapter in $(SAVES)/sft (~3 min)
 	$(BIN)/llamafactory-cli train examples/smollm2_lora_predict.yaml \
-	  adapter_name_or_path=$(SAVES)/sft output_dir=$(SAVES)/predict
+	  adapter_name_or_path=$(SAVES)/sft output_dir=$(SAVES)/predict$(PREDICT_ARGS)
 
 eval: setup  ## score the predictions beside the published baselines
-	$(BIN)/python scripts/eval_accuracy.py $(SAVES)/predict/generated_predictions.jsonl --output-dir $(SAVES)/eval
+	$(BIN)/python scripts/eval_accuracy.py $(SAVES)/predict/generated_predictions.jsonl --output-dir $(SAVES)/eval \
+	  --task $(TASK)
 
-label-scores: setup  ## classify the test split by scoring the six labels (no generation, ~2 min)
-	$(BIN)/python scripts/predict_label_scores.py --adapter $(SAVES)/sft --output $(SAVES)/label_scores/predictions.jsonl
+label-scores: setup  ## classify the test split by scoring each label (no generation, ~2 min)
+	$(BIN)/python scripts/predict_label_scores.py --adapter $(SAVES)/sft --output $(SAVES)/label_scores/predictions.jsonl \
+	  --task $(TASK)$(TEST_DATA)
 
 encoder: data  ## the seed's encoder + LoRA classifier (all-MiniLM-L6-v2) on the full training split (~20 min)
-	$(BIN)/python scripts/train_encoder_baseline.py --output-dir $(ENCODER_SAVES)
+	$(BIN)/python scripts/train_encoder_baseline.py --output-dir $(ENCODER_SAVES) --task $(TASK)
 
 compare: setup  ## every run made so far (generation, label scoring, encoder) beside the baselines, with McNemar
 	@files=""; names=""; \
@@ -89,7 +116,7 @@ compare: setup  ## every run made so far (generation, label scoring, encoder) be
 	           label-scoring:$(SAVES)/label_scores/predictions.jsonl encoder-lora:$(ENCODER_SAVES)/predictions.jsonl; do \
 	  if [ -f "$${run#*:}" ]; then files="$$files $${run#*:}"; names="$$names,$${run%%:*}"; fi; done; \
 	test -n "$$files" || { echo "no predictions yet: run make demo, make label-scores or make encoder"; exit 1; }; \
-	$(BIN)/python scripts/eval_accuracy.py $$files --names "$${names#,}" --output-dir saves/compare
+	$(BIN)/python scripts/eval_accuracy.py $$files --names "$${names#,}" --output-dir $(TASK_SAVES)/compare --task $(TASK)
 
 demo:  ## the main job on a fresh machine: setup, data, model, train, predict, eval (~24 min on 2 cores)
 	@set -e; for stage in setup data model train predict eval; do \
@@ -97,20 +124,22 @@ demo:  ## the main job on a fresh machine: setup, data, model, train, predict, e
 	  echo "[demo] $$stage: $$(( $$(date +%s) - start )) s"; done
 
 bench: data model  ## benchmark training, scoring and the encoder here (~22 min): table in saves/bench/bench.md
-	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench.py --task $(TASK)$(if $(OTHER_TASK), --output-dir $(TASK_SAVES)/bench)
 
 learning-curve: data model  ## make train saving every CURVE_STEPS=250 steps, then each checkpoint's test accuracy
-	$(BIN)/llamafactory-cli train examples/smollm2_lora_sft.yaml save_steps=$(CURVE_STEPS) output_dir=$(SAVES)/curve
-	$(BIN)/python scripts/learning_curve.py $(SAVES)/curve --first-token
+	$(BIN)/llamafactory-cli train examples/smollm2_lora_sft.yaml save_steps=$(CURVE_STEPS) \
+	  output_dir=$(SAVES)/curve$(if $(OTHER_TASK), dataset=$(TASK_NAME)_train_text)
+	$(BIN)/python scripts/learning_curve.py $(SAVES)/curve --first-token --task $(TASK)$(TEST_DATA)
 
-webui: data model  ## LLaMA Board on HOST:PORT (127.0.0.1:7860), emotion datasets listed, SmolLM2 preset, offline
-	$(BIN)/python scripts/webui.py --host $(HOST) --port $(PORT)
+webui: data model  ## LLaMA Board on HOST:PORT (127.0.0.1:7860), the task's datasets listed, SmolLM2 preset, offline
+	$(BIN)/python scripts/webui.py --host $(HOST) --port $(PORT) --task $(TASK)
 
 serve: setup  ## OpenAI-style API for the adapter in SAVES/sft on HOST:API_PORT (127.0.0.1:8000), key in saves/api_key
 	@key=$(if $(SERVE_KEY_GIVEN),'$(API_KEY)',"$$($(BIN)/python scripts/classify_api.py --print-key --api-key-file \
 	  $(API_KEY_FILE))") || exit 1; \
 	echo "API on http://$(HOST):$(API_PORT)/v1 for $(SAVES)/sft, $(if $(SERVE_KEY_GIVEN),$(if $(API_KEY),key from \
-	  API_KEY,NO API KEY: any web page open in your browser can use it),key in $(API_KEY_FILE))"; \
+	  API_KEY,NO API KEY: any web page open in your browser can use it),key in $(API_KEY_FILE))$(if $(OTHER_TASK),; \
+	  classify: python scripts/classify_api.py --task $(TASK) TEXT)"; \
 	API_HOST=$(HOST) API_PORT=$(API_PORT) API_KEY="$$key" HF_HUB_OFFLINE=1 $(BIN)/llamafactory-cli api \
 	  examples/inference/smollm2_lora_sft.yaml adapter_name_or_path=$(SAVES)/sft
 
