@@ -191,8 +191,8 @@ def test_board_lists_and_previews_the_emotion_dataset(board):
             page.on("request", lambda request: requested.append(request.url))
             page.goto(url)
             page.get_by_role("tab", name="Train").click()
-            # The model picker is preset to the CPU default, by path.
-            assert page.get_by_label("Model path").input_value() == "models/SmolLM2-135M-Instruct"
+            # The model picker is preset to the CPU default, by path (set by the page's load event: wait for it).
+            expect(page.get_by_label("Model path")).to_have_value("models/SmolLM2-135M-Instruct", timeout=30_000)
             # The Train tab holds the CPU recipe's settings, not LLaMA-Factory's GPU defaults (hidden tabs' fields
             # have no role, so these are the Train tab's).
             field = lambda name: page.get_by_role("textbox", name=name)  # noqa: E731
