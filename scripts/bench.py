@@ -26,20 +26,21 @@ import sys
 import time
 from pathlib import Path
 
-from defaults import MODELS_DIR, REPO_ROOT, SAVES_DIR
+from defaults import MODELS_DIR, REPO_ROOT, SAVES_DIR, TASK_FILE
 from emotion_sft.bench import (
-    CPU_CONFIGS,
     GPU_PEAK_FLOPS,
     TrainConfig,
+    cpu_configs,
     llamafactory,
     machine,
     markdown_table,
     matmul_flops,
 )
 from emotion_sft.cli import UserError, output_dir, positive_int, run
-from emotion_sft.converter import read_alpaca, uses_instruction
+from emotion_sft.converter import read_alpaca
 from emotion_sft.fileio import dumps_json, write_text_atomic
 from emotion_sft.predictions import read_predictions
+from emotion_sft.task import SPLITS, Task
 
 SFT_RECIPE = REPO_ROOT / "examples" / "smollm2_lora_sft.yaml"
 PREDICT_RECIPE = REPO_ROOT / "examples" / "smollm2_lora_predict.yaml"
@@ -64,6 +65,7 @@ def train_section(configs: list[TrainConfig], args, extra: dict | None = None) -
             "dataset_dir": args.dataset_dir,
             "max_samples": args.train_rows,
             "output_dir": args.output_dir / "train" / name,
+            "dataset": args.task.dataset_name("train", text_only=True),  # the recipe's, for the bench's task
             **config.overrides,
             **(extra or {}),
         }
@@ -93,18 +95,24 @@ def scoring_section(args, adapter: Path) -> list[dict]:
 
     from emotion_sft.label_scoring import LabelScorer
 
-    test = read_alpaca(args.dataset_dir / "data" / "emotion_test.json")[: args.test_rows]
+    test = read_alpaca(args.dataset_dir / "data" / args.task.data_file("test"))[: args.test_rows]
     n = len(test)
     print(f"[bench] scoring {n} test rows with {adapter}: do_predict (generation)", flush=True)
     out = args.output_dir / "predict"
-    overrides = {"model_name_or_path": args.model, "adapter_name_or_path": adapter, "dataset_dir": args.dataset_dir}
+    # The predict recipe as llamafactory-cli runs it, and the label scorer reads it, on the bench's task.
+    overrides = {
+        "model_name_or_path": args.model,
+        "adapter_name_or_path": adapter,
+        "dataset_dir": args.dataset_dir,
+        "eval_dataset": args.task.dataset_name("test", text_only=True),
+    }
     result = llamafactory(
         PREDICT_RECIPE,
         {**overrides, "max_samples": n, "output_dir": out},
         args.output_dir / "logs" / "predict.log",
         REPO_ROOT,
     )
-    predictions = read_predictions(out / "generated_predictions.jsonl")
+    predictions = read_predictions(out / "generated_predictions.jsonl", args.task)
     rows = [
         {
             "method": "do_predict (generation)",
@@ -113,12 +121,8 @@ def scoring_section(args, adapter: Path) -> list[dict]:
             "accuracy": float((predictions["pred"] == predictions["gold"]).mean()),
         }
     ]
-    import yaml
-
-    recipe = yaml.safe_load(PREDICT_RECIPE.read_text())
-    instruction = uses_instruction(recipe, args.dataset_dir)
-    whole = LabelScorer.load(
-        args.model, adapter, recipe["template"], recipe.get("default_system"), torch.bfloat16, False, instruction
+    whole = LabelScorer.from_recipe(
+        PREDICT_RECIPE, root=REPO_ROOT, task=args.task, overrides=overrides, dtype=torch.bfloat16
     )
     first = dataclasses.replace(whole, first_token=True)  # the same loaded model, scored differently
     for scorer, method in [(whole, "label scoring (whole label)"), (first, "label scoring (first token)")]:
@@ -161,9 +165,9 @@ def encoder_section(args) -> list[dict]:
     rows, data = args.encoder_rows, args.dataset_dir / "data"
     config = EncoderConfig(epochs=1, max_train_samples=rows, max_eval_samples=min(rows, 2000))
     print(f"[bench] encoder: train on {rows} rows, predict {args.test_rows} test rows", flush=True)
-    metrics = train(config, data, args.output_dir / "encoder")
-    classifier = EncoderClassifier(args.output_dir / "encoder")
-    texts = [r["input"] for r in read_alpaca(data / "emotion_test.json")[: args.test_rows]]
+    metrics = train(config, data, args.output_dir / "encoder", args.task)
+    classifier = EncoderClassifier(args.output_dir / "encoder", args.task)
+    texts = [r["input"] for r in read_alpaca(data / args.task.data_file("test"))[: args.test_rows]]
     start = time.perf_counter()
     classifier.predict(texts)
     seconds = time.perf_counter() - start
@@ -216,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         help="adapter to score (default: make train's; else the bench's own, trained on --train-rows)",
     )
     parser.add_argument("--dataset-dir", type=Path, default=REPO_ROOT, help="folder with dataset_info.json")
+    parser.add_argument("--task", type=Path, default=TASK_FILE, help="task file (default: tasks/emotion.yaml)")
     parser.add_argument("--output-dir", type=output_dir, default=SAVES_DIR / "bench")
     parser.add_argument("--train-rows", type=positive_int, help="rows per training measurement (default 320; quick 20)")
     parser.add_argument("--test-rows", type=positive_int, help="test rows scored (default all 2,000; quick 16)")
@@ -227,23 +232,22 @@ def main(argv: list[str] | None = None) -> int:
     args.encoder_rows = args.encoder_rows or (64 if args.quick else 1024)
     sections = args.sections
     # Everything a section needs is checked before the first one runs (they take minutes each).
+    args.task = Task.load(args.task)
     needed = [(args.model / "config.json", "make model"), (args.dataset_dir / "dataset_info.json", "make data")]
     if sections & {"scoring", "encoder"}:
-        needed.append((args.dataset_dir / "data" / "emotion_test.json", "make data"))
+        needed.append((args.dataset_dir / "data" / args.task.data_file("test"), "make data"))
     if "encoder" in sections:
-        needed += [
-            (args.dataset_dir / "data" / f"emotion_{split}.json", "make data") for split in ("train", "validation")
-        ]
+        needed += [(args.dataset_dir / "data" / args.task.data_file(split), "make data") for split in SPLITS[:2]]
     for path, what in needed:
         if not path.is_file():
             raise UserError(f"{path} not found: run `{what}` first")
     if "scoring" in sections and "train" not in sections and not (args.adapter / "adapter_config.json").is_file():
         raise UserError(f"no adapter at {args.adapter}: run make train, or include the train section")
 
-    report = {"machine": machine(), "quick": args.quick, "model": str(args.model)}
+    report = {"machine": machine(), "quick": args.quick, "model": str(args.model), "task": args.task.name}
     print(f"[bench] {report['machine']}", flush=True)
     if "train" in sections:
-        report["train"] = train_section(CPU_CONFIGS, args)
+        report["train"] = train_section(cpu_configs(args.task), args)
     if "scoring" in sections:
         adapter = args.adapter
         if not (adapter / "adapter_config.json").is_file():  # checked above: the train section ran

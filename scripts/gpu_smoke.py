@@ -21,13 +21,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
-
 from defaults import MODELS_DIR, REPO_ROOT, SAVES_DIR
 from emotion_sft.bench import gpu_smoke_overrides, llamafactory, lora_mfu, markdown_table
 from emotion_sft.cli import UserError, output_dir, positive_int, run
 from emotion_sft.converter import read_registry
 from emotion_sft.fileio import dumps_json, write_text_atomic
+from emotion_sft.recipes import read_recipe
 
 TRAIN_RECIPE = REPO_ROOT / "examples" / "llama3_lora_sft.yaml"
 PREDICT_RECIPE = REPO_ROOT / "examples" / "llama3_lora_predict.yaml"
@@ -62,9 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not (args.model / "config.json").is_file():
         raise UserError(f"{args.model}: no model folder; run `make model` first")
-    if "emotion_train" not in read_registry(REPO_ROOT / "dataset_info.json") or not (
-        REPO_ROOT / "data" / "emotion_train.json"
-    ).is_file():
+    if (
+        "emotion_train" not in read_registry(REPO_ROOT / "dataset_info.json")
+        or not (REPO_ROOT / "data" / "emotion_train.json").is_file()
+    ):
         raise UserError("data/emotion_train.json missing; run `make data` first")
     attention = args.attention
     if attention == "auto":
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     gpu = torch.cuda.get_device_name(0)
-    recipe = yaml.safe_load(TRAIN_RECIPE.read_text())
+    recipe = read_recipe(TRAIN_RECIPE)
     out = args.output_dir
     overrides = gpu_smoke_overrides(recipe, args.model, args.steps, attention, out / "sft")
     print(

@@ -4,8 +4,9 @@
     python scripts/train_encoder_baseline.py --output-dir saves/minilm/lora
     python scripts/train_encoder_baseline.py --model distilbert-base-uncased --output-dir saves/distilbert/lora
 
-Reads data/emotion_{train,validation,test}.json (make data), keeps the epoch with the best validation
-accuracy, saves the adapter in OUTPUT_DIR and writes OUTPUT_DIR/predictions.jsonl for eval_accuracy.py.
+Reads data/<task>_{train,validation,test}.json (make data; the task: --task, default tasks/emotion.yaml),
+keeps the epoch with the best validation accuracy, saves the adapter and the task (task.yaml) in OUTPUT_DIR
+and writes OUTPUT_DIR/predictions.jsonl for eval_accuracy.py.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ import time
 from dataclasses import asdict, fields
 from pathlib import Path
 
-from defaults import DATA_DIR
+from defaults import DATA_DIR, TASK_FILE
 from emotion_sft.cli import UserError, output_dir, positive_int, run
 from emotion_sft.encoder import EncoderClassifier, EncoderConfig, read_split, train
 from emotion_sft.fileio import DataError
 from emotion_sft.predictions import write_predictions
+from emotion_sft.task import SPLITS, Task
 
 
 def number(kind: type, low: float, inclusive: bool = True, high: float | None = None):
@@ -74,6 +76,7 @@ TYPES = {
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="converted splits (default: data/)")
+    parser.add_argument("--task", type=Path, default=TASK_FILE, help="task file (default: tasks/emotion.yaml)")
     parser.add_argument("--output-dir", type=output_dir, required=True, help="adapter, predictions, metrics")
     defaults = EncoderConfig()
     for f in fields(EncoderConfig):
@@ -85,20 +88,22 @@ def main(argv: list[str] | None = None) -> int:
     config = EncoderConfig(**{f.name: getattr(args, f.name) for f in fields(EncoderConfig)})
     if Path(config.model).is_dir() and not (Path(config.model) / "config.json").is_file():
         raise UserError(f"{config.model}: not a model folder (no config.json)")
-    # every split is read (and checked) before the encoder loads
-    test = read_split(args.data_dir / "emotion_test.json")
+    # the task and every split are read (and checked) before the encoder loads
+    task = Task.load(args.task)
+    paths = {split: args.data_dir / task.data_file(split) for split in SPLITS}
+    test = read_split(paths["test"])
     for split in ("train", "validation"):
-        if not read_split(args.data_dir / f"emotion_{split}.json"):
-            raise DataError(args.data_dir / f"emotion_{split}.json", "no rows")
+        if not read_split(paths[split]):
+            raise DataError(paths[split], "no rows")
     if not test:
-        raise DataError(args.data_dir / "emotion_test.json", "no rows")
+        raise DataError(paths["test"], "no rows")
     print("encoder baseline:", ", ".join(f"{k}={v}" for k, v in asdict(config).items()))
-    print(f"data: {args.data_dir}\noutput: {args.output_dir}")
+    print(f"task: {task.summary()}\ndata: {args.data_dir}\noutput: {args.output_dir}")
 
     start = time.perf_counter()
-    metrics = train(config, args.data_dir, args.output_dir)
+    metrics = train(config, args.data_dir, args.output_dir, task)
     trained = time.perf_counter()
-    classifier = EncoderClassifier(args.output_dir)
+    classifier = EncoderClassifier(args.output_dir, task)
     results = classifier.predict([r["text"] for r in test], progress=True)
     done = time.perf_counter()
     write_predictions(

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from emotion_sft.bench import CLI, llamafactory_env
 from emotion_sft.task import Task
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO_ROOT / "examples"  # the recipes; `emotion_sft.bench.llamafactory` runs them in REPO_ROOT
 TASK_FILE = REPO_ROOT / "tasks" / "emotion.yaml"
 EMOTION = Task.load(TASK_FILE)  # the default task, as the scripts read it
 # The real CARER/DAIR.AI files live beside the project (../shared/data/emotion), never inside it.
@@ -66,14 +66,6 @@ def convert_sample(emotion_dir: Path, root: Path, train: int, validation: int, t
     )
     assert result.returncode == 0, result.stderr
     return root
-
-
-def llamafactory(recipe: str, env: dict[str, str] | None = None, **overrides) -> subprocess.CompletedProcess[str]:
-    """`llamafactory-cli train examples/<recipe> key=value ...`, as the README runs it."""
-    command = [str(CLI), "train", f"examples/{recipe}", *(f"{k}={v}" for k, v in overrides.items())]
-    return subprocess.run(
-        command, capture_output=True, text=True, cwd=REPO_ROOT, env=env or llamafactory_env(), timeout=900
-    )
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,11 @@ import sys
 
 import pytest
 
-from conftest import REPO_ROOT, convert_sample
-from emotion_sft.bench import CPU_CONFIGS, markdown_table
+from conftest import EMOTION, REPO_ROOT, convert_sample
+from emotion_sft.bench import LlamaFactoryError, cpu_configs, llamafactory, markdown_table
+from emotion_sft.task import Task
+
+CPU_CONFIGS = cpu_configs(EMOTION)
 
 
 def test_markdown_table_formats_numbers_and_blanks():
@@ -19,6 +22,21 @@ def test_markdown_table_formats_numbers_and_blanks():
 def test_configs_start_naive_and_end_at_the_recipe():
     assert CPU_CONFIGS[0].name == "naive" and CPU_CONFIGS[0].overrides["bf16"] == "false"
     assert CPU_CONFIGS[-1].name == "CPU recipe" and CPU_CONFIGS[-1].overrides == {}
+    # the emotion task's datasets, as the recipes name them; another task's for another task
+    assert CPU_CONFIGS[0].overrides["dataset"] == "emotion_train"
+    assert CPU_CONFIGS[3].overrides["dataset"] == "emotion_train_text"
+    tickets = Task(name="tickets", labels=("billing", "tech_support", "not_spam"), instruction="Route it.")
+    assert [c.overrides.get("dataset") for c in cpu_configs(tickets)][:4] == ["tickets_train"] * 3 + [
+        "tickets_train_text"
+    ]
+
+
+def test_a_failed_llamafactory_run_raises_with_its_log(tmp_path):
+    recipe = tmp_path / "bad.yaml"
+    recipe.write_text("stage: sft\ndo_train: true\n")  # no model
+    with pytest.raises(LlamaFactoryError, match="Please provide `model_name_or_path`") as failed:
+        llamafactory(recipe, {"output_dir": tmp_path / "out"}, tmp_path / "logs" / "bad.log", tmp_path)
+    assert failed.value.returncode != 0 and str(tmp_path / "logs" / "bad.log") in str(failed.value)
 
 
 @pytest.mark.slow

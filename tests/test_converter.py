@@ -21,9 +21,9 @@ from emotion_sft.converter import (
     load_splits,
     registry_entry,
     stratified_sample,
-    uses_instruction,
 )
 from emotion_sft.fileio import DataError
+from emotion_sft.recipes import uses_instruction
 from emotion_sft.task import SPLITS
 
 # ../shared/MISSION.md: rows per split and class of the CARER emotion dataset ("split" configuration).

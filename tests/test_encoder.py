@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
-from conftest import EMOTION, convert_sample, run_script
+from conftest import EMOTION, TASK_FILE, convert_sample, run_script
+from emotion_sft.cli import UserError
+from emotion_sft.fileio import DataError
+from emotion_sft.task import Task
+
+TICKETS = Task(name="tickets", labels=("billing", "tech_support", "not_spam"), instruction="Route this ticket.")
 
 pytestmark = pytest.mark.slow
 
@@ -37,6 +43,7 @@ def test_training_prints_its_inputs_and_saves_a_reloadable_adapter(trained):
     adapter = json.loads((root / "minilm" / "adapter_config.json").read_text())
     assert adapter["peft_type"] == "LORA" and adapter["task_type"] == "SEQ_CLS"
     assert "classifier" in adapter["modules_to_save"]
+    assert Task.load(root / "minilm") == EMOTION  # the task saved beside the adapter (task.yaml)
 
 
 def test_predictions_file_is_scored_by_eval_accuracy(trained):
@@ -64,3 +71,61 @@ def test_predict_entry_point_classifies_sentences(trained):
 def test_missing_adapter_is_a_clear_error(tmp_path):
     result = run_script("encoder_predict.py", "--adapter", tmp_path, "hello")
     assert result.returncode == 1 and "no trained encoder adapter" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def tickets_adapter(tmp_path_factory):
+    """An encoder trained for 2 steps on a made-up three-label task (its own data files, tickets_*.json)."""
+    from emotion_sft.encoder import EncoderConfig, train
+
+    root = tmp_path_factory.mktemp("tickets")
+    texts = {
+        "billing": ["i was charged twice", "refund my last invoice", "my card was billed wrongly"],
+        "tech_support": ["the app crashes on start", "i cannot log in", "wifi keeps dropping"],
+        "not_spam": ["thanks for the quick help", "see you at the meeting", "lunch on friday?"],
+    }
+    rows = [{"instruction": TICKETS.instruction, "input": t, "output": y} for y, ts in texts.items() for t in ts]
+    (root / "data").mkdir()
+    for split in ("train", "validation", "test"):
+        (root / "data" / TICKETS.data_file(split)).write_text(json.dumps(rows))
+    config = EncoderConfig(max_steps=2, batch_size=4, max_length=32)
+    train(config, root / "data", root / "adapter", TICKETS)
+    return root / "adapter"
+
+
+def test_an_adapter_trained_on_another_task_reloads_its_labels(tickets_adapter):
+    from emotion_sft.encoder import EncoderClassifier
+
+    assert Task.load(tickets_adapter).labels == TICKETS.labels
+    # the adapter's labels, even with the emotion task as the default; the same with its own task given
+    for classifier in [
+        EncoderClassifier(tickets_adapter, default_task=EMOTION),
+        EncoderClassifier(tickets_adapter, TICKETS),
+    ]:
+        assert classifier.labels == classifier.classes_ == TICKETS.labels
+        texts = ["please refund me", "it will not start", "hello"]
+        assert classifier.predict_proba(texts).shape == (3, 3)
+        for result in classifier.predict(texts):
+            assert list(result["probs"]) == list(TICKETS.labels) and result["predict"] in TICKETS.labels
+    with pytest.raises(DataError, match="trained on the labels billing, tech_support, not_spam"):
+        EncoderClassifier(tickets_adapter, EMOTION)
+
+
+def test_the_predict_script_uses_the_adapters_labels_and_refuses_others(tickets_adapter):
+    result = run_script("encoder_predict.py", "--adapter", tickets_adapter, "my invoice is wrong")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\t")[0] in TICKETS.labels
+    result = run_script("encoder_predict.py", "--adapter", tickets_adapter, "--task", TASK_FILE, "my invoice is wrong")
+    assert result.returncode == 1 and len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith(f"error: {tickets_adapter / 'task.yaml'}: this model was trained on the labels")
+
+
+def test_an_adapter_saved_without_its_task_takes_the_given_one(tickets_adapter, tmp_path):
+    from emotion_sft.encoder import EncoderClassifier
+
+    old = shutil.copytree(tickets_adapter, tmp_path / "old", ignore=shutil.ignore_patterns("task.yaml", "checkpoints"))
+    assert EncoderClassifier(old, TICKETS).labels == TICKETS.labels
+    assert EncoderClassifier(old, default_task=TICKETS).labels == TICKETS.labels
+    # a task with another number of labels than the saved head: one clear error, not a size-mismatch traceback
+    with pytest.raises(UserError, match="does not have 6 outputs, one per label of task emotion"):
+        EncoderClassifier(old, default_task=EMOTION)

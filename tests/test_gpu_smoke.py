@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 from omegaconf import OmegaConf
 
 from conftest import REPO_ROOT, run_script
 from emotion_sft.bench import gpu_smoke_overrides, lora_mfu
+from emotion_sft.recipes import read_recipe
 
 PAPER = REPO_ROOT / "examples" / "llama3_lora_sft.yaml"
 
@@ -44,7 +44,7 @@ def test_bad_arguments_are_refused_before_anything_runs(tmp_path):
 def test_smoke_run_keeps_the_paper_recipes_method_and_training_settings(tmp_path):
     from llamafactory.hparams.parser import _parse_train_args
 
-    recipe = yaml.safe_load(PAPER.read_text())
+    recipe = read_recipe(PAPER)
     overrides = gpu_smoke_overrides(recipe, "models/SmolLM2-135M-Instruct", 50, "fa2", tmp_path / "sft")
     # merged as `llamafactory-cli train RECIPE key=value ...` merges them
     cli = OmegaConf.from_cli([f"{key}={value}" for key, value in overrides.items()])

@@ -13,7 +13,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import run_script
+from conftest import TASK_FILE, run_script
+from emotion_sft.task import Task
 
 
 @pytest.fixture
@@ -119,6 +120,18 @@ def test_a_model_folder_that_cannot_load_is_a_one_line_error(setup):
     result = predict(setup)  # config.json is not JSON
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert f"error: {setup['model']}: cannot load it (" in result.stderr
+
+
+def test_an_explicit_task_with_other_labels_than_the_adapters_is_refused(setup):
+    tickets = Task(name="tickets", labels=("billing", "tech_support", "not_spam"), instruction="Route it.")
+    saved = tickets.save(setup["adapter"])
+    result = predict(setup, "--task", TASK_FILE)
+    assert result.returncode == 1 and len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith(f"error: {saved}: this model was trained on the labels billing, tech_support,")
+    # without --task the adapter's own task is taken and the run goes on to load the (broken) model
+    result = predict(setup)
+    assert result.returncode == 1 and f"error: {setup['model']}: cannot load it (" in result.stderr
+    assert "task: tickets (3 labels: billing, tech_support, not_spam)" in result.stdout
 
 
 @pytest.fixture

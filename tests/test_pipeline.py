@@ -12,18 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (
-    CLI,
-    EMOTION,
-    REPO_ROOT,
-    convert_sample,
-    free_port,
-    llamafactory,
-    llamafactory_env,
-    run_script,
-    serving,
-)
-from emotion_sft.converter import uses_instruction
+from conftest import EMOTION, EXAMPLES, REPO_ROOT, convert_sample, free_port, run_script, serving
+from emotion_sft.bench import CLI, llamafactory, llamafactory_env
 from emotion_sft.parser import UNPARSED
 
 pytestmark = pytest.mark.slow
@@ -35,20 +25,11 @@ def run(tiny_llama, emotion_dir, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("pipeline")
     convert_sample(emotion_dir, root, 48, 12, 20)
     common = {"model_name_or_path": tiny_llama, "dataset_dir": root}
-    trained = llamafactory(
-        "smollm2_lora_sft.yaml",
-        **common,
-        output_dir=root / "sft",
-        max_steps=3,
-        logging_steps=1,
-        save_steps=2,
-        plot_loss="false",
-    )
-    assert trained.returncode == 0, trained.stdout[-3000:] + trained.stderr[-3000:]
-    predicted = llamafactory(
-        "smollm2_lora_predict.yaml", **common, adapter_name_or_path=root / "sft", output_dir=root / "predict"
-    )
-    assert predicted.returncode == 0, predicted.stdout[-3000:] + predicted.stderr[-3000:]
+    train = {"output_dir": root / "sft", "max_steps": 3, "logging_steps": 1, "save_steps": 2, "plot_loss": "false"}
+    predict = {"adapter_name_or_path": root / "sft", "output_dir": root / "predict"}
+    # a failed run raises with the end of its log
+    llamafactory(EXAMPLES / "smollm2_lora_sft.yaml", {**common, **train}, root / "logs" / "sft.log", REPO_ROOT)
+    llamafactory(EXAMPLES / "smollm2_lora_predict.yaml", {**common, **predict}, root / "logs" / "pred.log", REPO_ROOT)
     return root
 
 
@@ -91,18 +72,30 @@ def test_eval_accuracy_scores_real_llamafactory_predictions(run):
     assert (run / "eval" / "report.md").is_file() and (run / "eval" / "confusion_matrix.png").is_file()
 
 
-@pytest.fixture(scope="module")
-def scorer(run, tiny_llama):
+def scorer_for(run: Path, tiny_llama: Path, first_token: bool = False):
+    """The label scorer of the predict recipe that made generated_predictions.jsonl (same overrides)."""
     import torch
-    import yaml
 
     from emotion_sft.label_scoring import LabelScorer
 
-    recipe = yaml.safe_load((REPO_ROOT / "examples" / "smollm2_lora_predict.yaml").read_text())
-    instruction = uses_instruction(recipe, REPO_ROOT)  # False: the CPU recipe trains on the text alone
-    return LabelScorer.load(
-        tiny_llama, run / "sft", recipe["template"], recipe["default_system"], torch.float32, False, instruction
+    return LabelScorer.from_recipe(
+        EXAMPLES / "smollm2_lora_predict.yaml",
+        root=REPO_ROOT,
+        task=EMOTION,
+        model=tiny_llama,
+        adapter=run / "sft",
+        overrides={"dataset_dir": run},
+        dtype=torch.float32,
+        first_token=first_token,
     )
+
+
+@pytest.fixture(scope="module")
+def scorer(run, tiny_llama):
+    scorer = scorer_for(run, tiny_llama)
+    assert not scorer.instruction  # the CPU recipe trains on the text alone
+    assert scorer.labels == EMOTION.labels and scorer.recipe.default_system == ""
+    return scorer
 
 
 def test_label_scorer_builds_llamafactorys_exact_prompt(run, scorer):
@@ -135,14 +128,8 @@ def test_label_scores_equal_a_plain_forward_pass(run, scorer):
 
 def test_first_token_scores_equal_a_plain_forward_pass(run, tiny_llama):
     import torch
-    import yaml
 
-    from emotion_sft.label_scoring import LabelScorer
-
-    recipe = yaml.safe_load((REPO_ROOT / "examples" / "smollm2_lora_predict.yaml").read_text())
-    scorer = LabelScorer.load(
-        tiny_llama, run / "sft", recipe["template"], recipe["default_system"], torch.float32, True, False
-    )
+    scorer = scorer_for(run, tiny_llama, first_token=True)
     texts = [r["input"] for r in json.loads((run / "data" / "emotion_test.json").read_text())][:5]
     fast = scorer.score(texts, batch_size=3, progress=False)
     for i, text in enumerate(texts):

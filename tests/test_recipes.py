@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 
 from conftest import EMOTION, REPO_ROOT
-from emotion_sft.converter import uses_instruction
+from emotion_sft.recipes import read_recipe, uses_instruction
 from emotion_sft.task import SPLITS
 
 EXAMPLES = REPO_ROOT / "examples"
@@ -18,7 +17,7 @@ INFER_RECIPES = sorted([*EXAMPLES.glob("inference/*.yaml"), *EXAMPLES.glob("merg
 
 
 def load(path: Path) -> dict:
-    return yaml.safe_load(path.read_text())
+    return read_recipe(path)
 
 
 def parse_train(recipe: dict):

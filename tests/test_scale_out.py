@@ -14,10 +14,12 @@ import time
 
 import pytest
 
-from conftest import CLI, REPO_ROOT, convert_sample, free_port, llamafactory, llamafactory_env
+from conftest import EXAMPLES, REPO_ROOT, convert_sample, free_port
+from emotion_sft.bench import CLI, llamafactory, llamafactory_env
 
 pytestmark = pytest.mark.slow
 ROWS, BATCH = 48, 8
+RECIPE = EXAMPLES / "smollm2_lora_sft.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +51,9 @@ def test_ddp_on_two_cpu_processes_splits_the_data_and_saves_one_adapter(tiny_lla
         OMP_NUM_THREADS="1",
     )
     output = sample / "ddp"
-    result = llamafactory(
-        "smollm2_lora_sft.yaml",
-        env=env,
-        **tiny_overrides(tiny_llama, sample, output, num_train_epochs=1, ddp_backend="gloo", save_steps=1000),
-    )
-    log = result.stdout + result.stderr
-    assert result.returncode == 0, log[-4000:]
+    overrides = tiny_overrides(tiny_llama, sample, output, num_train_epochs=1, ddp_backend="gloo", save_steps=1000)
+    llamafactory(RECIPE, overrides, sample / "logs" / "ddp.log", REPO_ROOT, env=env)  # raises if it fails
+    log = (sample / "logs" / "ddp.log").read_text()
     assert "Initializing 2 distributed tasks" in log
     for rank in (0, 1):  # each rank reports itself when it parses the recipe
         assert f"Process rank: {rank}, world size: 2, device: cpu:0, distributed training: True" in log
@@ -70,7 +68,7 @@ def test_ddp_on_two_cpu_processes_splits_the_data_and_saves_one_adapter(tiny_lla
 def test_killed_run_resumes_from_its_checkpoint(tiny_llama, sample):
     output, steps, every = sample / "resume", 40, 5
     overrides = tiny_overrides(tiny_llama, sample, output, max_steps=steps, save_steps=every, num_train_epochs=100)
-    command = [str(CLI), "train", "examples/smollm2_lora_sft.yaml", *(f"{k}={v}" for k, v in overrides.items())]
+    command = [str(CLI), "train", str(RECIPE), *(f"{k}={v}" for k, v in overrides.items())]
     process = subprocess.Popen(
         command,
         cwd=REPO_ROOT,
@@ -89,11 +87,9 @@ def test_killed_run_resumes_from_its_checkpoint(tiny_llama, sample):
     assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
     assert not (output / "adapter_model.safetensors").exists()  # the final adapter was never written
 
-    resumed = llamafactory(
-        "smollm2_lora_sft.yaml", **overrides, resume_from_checkpoint=checkpoint, overwrite_output_dir="false"
-    )
-    log = resumed.stdout + resumed.stderr
-    assert resumed.returncode == 0, log[-4000:]
+    resume = {**overrides, "resume_from_checkpoint": checkpoint, "overwrite_output_dir": "false"}
+    llamafactory(RECIPE, resume, sample / "logs" / "resume.log", REPO_ROOT)  # raises if it fails
+    log = (sample / "logs" / "resume.log").read_text()
     assert f"Resuming training from checkpoint with epoch 0 and global step {every}" in log
     before = json.loads((checkpoint / "trainer_state.json").read_text())["log_history"]
     after = json.loads((output / "trainer_state.json").read_text())

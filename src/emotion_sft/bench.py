@@ -13,11 +13,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import psutil
+
+from .task import Task
 
 CLI = Path(sys.executable).parent / "llamafactory-cli"  # the one installed beside this interpreter
 # Dense bf16 tensor-core peaks (FLOP/s) of GPUs we may run on, for model FLOPs utilisation.
@@ -33,34 +36,36 @@ class TrainConfig:
     overrides: dict = field(default_factory=dict)
 
 
-# The naive LLaMA-Factory run first, then the CPU recipe's levers added one at a time, ending at the recipe.
-_NAIVE = {
-    "dataset": "emotion_train",  # the seed's instruction before every text
-    "default_system": "null",  # the template's own system turn
-    "per_device_train_batch_size": 5,
-    "gradient_accumulation_steps": 4,
-    "train_sampling_strategy": "random",
-    "disable_gradient_checkpointing": "false",
-}
-CPU_CONFIGS = [
-    TrainConfig("naive", "fp32, template's system prompt, batch 5 x 4", {**_NAIVE, "bf16": "false"}),
-    TrainConfig("+ bf16", "bf16 weights and autocast", _NAIVE),
-    TrainConfig("+ no system turn", 'default_system: ""', {**_NAIVE, "default_system": "''"}),
-    TrainConfig(
-        "+ no instruction",
-        "dataset: emotion_train_text (the text alone)",
-        {**_NAIVE, "default_system": "''", "dataset": "emotion_train_text"},
-    ),
-    TrainConfig(
-        "+ batch 8 x 1",
-        "8 rows per step, no accumulation",
-        {"train_sampling_strategy": "random", "disable_gradient_checkpointing": "false"},
-    ),
-    TrainConfig(
-        "+ length grouping", "train_sampling_strategy: group_by_length", {"disable_gradient_checkpointing": "false"}
-    ),
-    TrainConfig("CPU recipe", "+ no gradient checkpointing", {}),
-]
+def cpu_configs(task: Task) -> list[TrainConfig]:
+    """The naive LLaMA-Factory run first, then the CPU recipe's levers added one at a time, ending at the
+    recipe (no overrides). The bench trains on the task's `_text` dataset unless a config says otherwise."""
+    naive = {
+        "dataset": task.dataset_name("train"),  # the seed's instruction before every text
+        "default_system": "null",  # the template's own system turn
+        "per_device_train_batch_size": 5,
+        "gradient_accumulation_steps": 4,
+        "train_sampling_strategy": "random",
+        "disable_gradient_checkpointing": "false",
+    }
+    return [
+        TrainConfig("naive", "fp32, template's system prompt, batch 5 x 4", {**naive, "bf16": "false"}),
+        TrainConfig("+ bf16", "bf16 weights and autocast", naive),
+        TrainConfig("+ no system turn", 'default_system: ""', {**naive, "default_system": "''"}),
+        TrainConfig(
+            "+ no instruction",
+            f"dataset: {task.dataset_name('train', text_only=True)} (the text alone)",
+            {**naive, "default_system": "''", "dataset": task.dataset_name("train", text_only=True)},
+        ),
+        TrainConfig(
+            "+ batch 8 x 1",
+            "8 rows per step, no accumulation",
+            {"train_sampling_strategy": "random", "disable_gradient_checkpointing": "false"},
+        ),
+        TrainConfig(
+            "+ length grouping", "train_sampling_strategy: group_by_length", {"disable_gradient_checkpointing": "false"}
+        ),
+        TrainConfig("CPU recipe", "+ no gradient checkpointing", {}),
+    ]
 
 
 def machine() -> dict:
@@ -138,23 +143,38 @@ def llamafactory_env(**extra: str) -> dict[str, str]:
     return dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", PATH=path, **extra)
 
 
-def llamafactory(recipe: str | Path, overrides: dict, log: Path, cwd: str | Path = ".") -> dict:
-    """Run `llamafactory-cli train <recipe> k=v ...` in `cwd` (where the recipe's relative paths start);
-    return its all_results.json, wall time and peak RSS (and peak GPU memory on a GPU machine)."""
-    output_dir = Path(cwd) / overrides["output_dir"]
+def llamafactory(
+    recipe: str | os.PathLike[str],
+    overrides: Mapping[str, object],
+    log: Path,
+    cwd: str | os.PathLike[str] = ".",
+    *,
+    env: Mapping[str, str] | None = None,
+) -> dict:
+    """Run `llamafactory-cli train <recipe> k=v ...` in `cwd` (where the recipe's relative paths start), its
+    output in `log`; return its all_results.json, wall time and peak RSS (and peak GPU memory on a GPU machine).
+
+    env: the whole environment (default `llamafactory_env()`; pass `llamafactory_env(FORCE_TORCHRUN="1", ...)`
+    to add to it). A run that fails raises LlamaFactoryError with its exit status and the log's last lines.
+    The bench and the tests run LLaMA-Factory through this one function."""
+    output_dir = Path(cwd) / str(overrides["output_dir"])
     command = [str(CLI), "train", str(recipe), *(f"{k}={v}" for k, v in overrides.items())]
-    env = llamafactory_env()
     log.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     with open(log, "w") as out:
-        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, cwd=cwd, env=dict(env) if env is not None else llamafactory_env(), stdout=out,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
         memory = PeakMemory(process.pid)
         process.wait()
         peak = memory.stop()
     gpu_peak = memory.gpu_peak
     if process.returncode != 0:
-        tail = log.read_text()[-3000:]
-        raise RuntimeError(f"llamafactory-cli train {recipe} failed ({process.returncode}), log {log}:\n{tail}")
+        tail = log.read_text(errors="replace")[-3000:]
+        raise LlamaFactoryError(
+            f"llamafactory-cli train {recipe} failed ({process.returncode}), log {log}:\n{tail}", process.returncode
+        )
     results = json.loads((output_dir / "all_results.json").read_text())
     state_path = output_dir / "trainer_state.json"
     if state_path.is_file():
@@ -163,6 +183,14 @@ def llamafactory(recipe: str | Path, overrides: dict, log: Path, cwd: str | Path
     if gpu_peak is not None:
         results["peak_gpu_gb"] = gpu_peak / 2**30
     return results
+
+
+class LlamaFactoryError(RuntimeError):
+    """A `llamafactory-cli` run that exited non-zero; the message ends with the last lines of its log."""
+
+    def __init__(self, message: str, returncode: int) -> None:
+        super().__init__(message)
+        self.returncode = returncode
 
 
 def peak_flops(gpu_name: str) -> float | None:

