@@ -34,6 +34,7 @@ import yaml
 from emotion_sft.cli import UserError
 from emotion_sft.converter import read_registry
 from emotion_sft.fileio import write_text_atomic
+from emotion_sft.recipes import read_recipe
 from emotion_sft.task import SPLITS, Task
 
 BOARD_MODEL = "SmolLM2-135M-Instruct"  # a name in LLaMA-Factory's model list, so the template is preset
@@ -112,17 +113,6 @@ def train_presets(recipe: dict[str, Any], task: Task | None = None) -> dict[str,
     presets["train.compute_type"] = precision[0] if precision else "fp32"
     presets["train.extra_args"] = json.dumps(extra)
     return presets
-
-
-def read_recipe(path: Path) -> dict[str, Any]:
-    """A training recipe's keys, or UserError naming the file."""
-    try:
-        recipe = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
-        raise UserError(f"cannot read the board's recipe {path}: {error}") from None
-    if not isinstance(recipe, dict):
-        raise UserError(f"{path}: expected a training recipe (a mapping of LLaMA-Factory arguments)")
-    return recipe
 
 
 def seed_user_config(root: Path, model_path: Path) -> bool:
@@ -224,7 +214,7 @@ def launch(root: Path, task: Task, recipe: Path, host: str = "127.0.0.1", port: 
     registry_file = root / "dataset_info.json"
     if not registry_file.is_file():
         raise FileNotFoundError(f"{registry_file} not found; run `make data` first")
-    presets = train_presets(read_recipe(recipe), task)
+    presets = train_presets(read_recipe(recipe), task)  # the one recipe reader: errors name file and line
     registry = read_registry(registry_file)
     missing = [name for name in presets.get("train.dataset", []) if name not in registry]
     if missing:

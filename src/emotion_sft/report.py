@@ -19,7 +19,7 @@ def baselines_table(baselines: Sequence[Mapping]) -> pd.DataFrame:
          "source": b.get("source")}
         for b in baselines
     ]
-    return pd.DataFrame(rows, columns=["model", "accuracy", "macro F1", "source"])
+    return pd.DataFrame(rows, columns=["model", "accuracy", "macro F1", "source"]).astype({"accuracy": float})
 
 
 def comparison_table(runs: Mapping[str, dict], baselines: Sequence[Mapping] = ()) -> pd.DataFrame:
