@@ -10,9 +10,11 @@ before any model is loaded.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from .fileio import DataError, check_folder_writable, writable_target
@@ -40,6 +42,16 @@ def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None 
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+@contextlib.contextmanager
+def loading(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Turn a folder or hub id that transformers or PEFT cannot load (OSError, ValueError) into a UserError."""
+    try:
+        yield
+    except (OSError, ValueError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UserError(f"{path}: cannot load it ({reason})") from exc
 
 
 def positive_int(value: str) -> int:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .cli import UserError
+from .cli import UserError, loading
 from .converter import read_alpaca
 from .fileio import DataError, dumps_json, read_text, write_text_atomic
 from .models import package_dir
@@ -88,15 +88,6 @@ def read_config(adapter_dir: str | os.PathLike[str]) -> EncoderConfig:
     return EncoderConfig(**saved)
 
 
-@contextlib.contextmanager
-def _loading(path: str | os.PathLike[str]) -> Iterator[None]:
-    """Turn a folder or hub id that transformers or PEFT cannot load (OSError, ValueError) into a UserError."""
-    try:
-        yield
-    except (OSError, ValueError) as exc:
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise UserError(f"{path}: cannot load it ({reason})") from exc
-
 
 @contextlib.contextmanager
 def _head_size(adapter_dir: Path, task: Task) -> Iterator[None]:
@@ -158,7 +149,7 @@ def _classifier(model: str, task: Task):
     from transformers import AutoModelForSequenceClassification
 
     id2label = dict(enumerate(task.labels))
-    with _loading(model):
+    with loading(model):
         return AutoModelForSequenceClassification.from_pretrained(
             model, num_labels=len(task.labels), id2label=id2label, label2id={v: k for k, v in id2label.items()}
         )
@@ -196,7 +187,7 @@ def train(
         path = data_dir / task.data_file(split)
         rows = read_split(path, limit)
         splits[split] = rows, _label_ids(rows, task, path)
-    with _loading(config.model):
+    with loading(config.model):
         tokenizer = AutoTokenizer.from_pretrained(config.model)
     model = build_model(config, task)
     args = TrainingArguments(
@@ -278,7 +269,7 @@ class EncoderClassifier:
         if self.task is None:
             raise UserError(f"{adapter_dir}: no {TASK_FILE} saved beside the adapter; give its task file (--task)")
         base = _classifier(config.model, self.task)
-        with _loading(adapter_dir), _head_size(adapter_dir, self.task):
+        with loading(adapter_dir), _head_size(adapter_dir, self.task):
             self.model = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload().eval()
             self.tokenizer = AutoTokenizer.from_pretrained(adapter_dir)
         self.max_length = config.max_length

@@ -18,10 +18,9 @@ It is fast because it computes only what the scores need:
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +28,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .cli import UserError
+from .cli import UserError, loading
 from .fileio import DataError
 from .recipes import read_recipe, recipe_path, uses_instruction
 from .task import Task, task_for_model
@@ -55,15 +54,6 @@ def check_template(name: str, recipe: str | os.PathLike[str]) -> None:
     if name not in TEMPLATES:
         raise DataError(recipe, f"template {name!r} is not one of LLaMA-Factory's templates")
 
-
-@contextlib.contextmanager
-def _loading(path: str | os.PathLike[str]) -> Iterator[None]:
-    """Turn a folder that transformers or PEFT cannot load (OSError, ValueError) into a one-line UserError."""
-    try:
-        yield
-    except (OSError, ValueError) as exc:
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise UserError(f"{path}: cannot load it ({reason})") from exc
 
 
 @dataclass(frozen=True)
@@ -246,7 +236,7 @@ class LabelScorer:
         from llamafactory.hparams import DataArguments
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        with _loading(model_path):
+        with loading(model_path):
             tokenizer = AutoTokenizer.from_pretrained(model_path)
             chat = get_template_and_fix_tokenizer(
                 tokenizer, DataArguments(template=template, default_system=default_system)
@@ -255,7 +245,7 @@ class LabelScorer:
         if adapter_path is not None:
             from peft import PeftModel
 
-            with _loading(adapter_path):
+            with loading(adapter_path):
                 model = PeftModel.from_pretrained(model, str(adapter_path)).merge_and_unload()
         return cls(model, tokenizer, chat, task, instruction, first_token, recipe)
 
