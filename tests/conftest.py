@@ -19,6 +19,16 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO_ROOT / "examples"  # the recipes; `emotion_sft.bench.llamafactory` runs them in REPO_ROOT
 TASK_FILE = REPO_ROOT / "tasks" / "emotion.yaml"
 EMOTION = Task.load(TASK_FILE)  # the default task, as the scripts read it
+
+# A made-up task: support tickets routed to a queue, with words of its own for the parser.
+TICKETS = {
+    "name": "tickets",
+    "labels": ["billing", "outage", "account"],
+    "instruction": "Route this support ticket to a queue.",
+    "text_column": "body",
+    "label_column": "queue",
+    "label_words": {"billing": ["invoice", "refund"], "account": ["password", "login"]},
+}
 # The real CARER/DAIR.AI files live beside the project (../shared/data/emotion), never inside it.
 EMOTION_DIR = Path(os.environ.get("EMOTION_DATA_DIR", REPO_ROOT.parent / "shared" / "data" / "emotion"))
 

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import yaml
 
-from conftest import EMOTION, free_port, run_script
+from conftest import EMOTION, TICKETS, free_port, run_script
 from emotion_sft.client import (
     DEFAULT_TIMEOUT,
     DEFAULT_URL,
@@ -174,17 +174,6 @@ def test_script_sends_the_key_from_the_key_file(api, tmp_path, monkeypatch):
     assert api.requests[0]["authorization"] == f"Bearer {key}"
     result = run_script("classify_api.py", "--url", api.url, "--api-key", "mine", "--api-key-file", path, "hello")
     assert api.requests[1]["authorization"] == "Bearer mine"
-
-
-# A made-up task: support tickets routed to a queue, with words of its own for the parser.
-TICKETS = {
-    "name": "tickets",
-    "labels": ["billing", "outage", "account"],
-    "instruction": "Route this support ticket to a queue.",
-    "text_column": "body",
-    "label_column": "queue",
-    "label_words": {"billing": ["invoice", "refund"], "account": ["password", "login"]},
-}
 
 
 def completion(content: str) -> tuple[int, str, str, float]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import EMOTION, REPO_ROOT, run_script
+from conftest import EMOTION, REPO_ROOT, TICKETS, run_script
 from emotion_sft.task import Task
 from test_loopback import command, make_n
 
@@ -20,13 +20,6 @@ needs_venv = pytest.mark.skipif(
     not (Path(sys.prefix) / "bin" / "python").is_file(), reason=f"no {sys.prefix}/bin/python for make's VENV"
 )
 
-TICKETS = {
-    "name": "tickets",
-    "labels": ["billing", "outage", "account"],
-    "instruction": "Route this support ticket to a queue.",
-    "text_column": "body",
-    "label_column": "queue",
-}
 TARGETS = ["data", "train", "train-full", "predict", "eval", "label-scores", "encoder", "compare", "webui", "serve",
            "learning-curve", "bench"]  # fmt: skip
 

@@ -9,7 +9,7 @@ from emotion_sft.fileio import DataError
 from emotion_sft.parser import UNPARSED, parse_label
 from emotion_sft.task import Task, saved_task, task_for_model
 
-TICKETS = {
+QUEUES = {
     "name": "tickets",
     "labels": ["billing", "tech_support", "not spam"],
     "instruction": "Route this support ticket.",
@@ -46,7 +46,7 @@ def test_label_name_rejects_anything_else(value):
 
 
 def test_another_task_parses_its_own_labels_and_phrases_only():
-    task = Task.from_dict(TICKETS)
+    task = Task.from_dict(QUEUES)
     assert task.label_name("Not Spam") == "not spam" and task.label_name(1) == "tech_support"
     assert parse_label("Queue: tech_support", task) == "tech_support"
     assert parse_label("This is not spam.", task) == "not spam"
@@ -57,7 +57,7 @@ def test_another_task_parses_its_own_labels_and_phrases_only():
 
 
 def test_task_round_trips_through_a_model_folder(tmp_path):
-    task = Task.from_dict(TICKETS, "tickets.yaml")
+    task = Task.from_dict(QUEUES, "tickets.yaml")
     task.save(tmp_path)
     assert saved_task(tmp_path) == task == Task.load(tmp_path / "task.yaml")
     assert task_for_model(tmp_path, None) == task and task_for_model(tmp_path, task) == task
@@ -83,7 +83,7 @@ def test_a_bad_task_file_names_the_key(tmp_path, change, message):
     import yaml
 
     path = tmp_path / "bad.yaml"
-    path.write_text(yaml.safe_dump({**TICKETS, **change}))
+    path.write_text(yaml.safe_dump({**QUEUES, **change}))
     with pytest.raises(DataError, match=message) as error:
         Task.load(path)
     assert str(path) in str(error.value)
