@@ -30,6 +30,7 @@ MODEL_DIR ?= models/SmolLM2-135M-Instruct
 TASK_SAVES = $(if $(OTHER_TASK),saves/$(TASK_NAME),saves)
 SAVES ?= $(TASK_SAVES)/smollm2-135m/lora
 ENCODER_SAVES ?= $(TASK_SAVES)/minilm-l6/lora
+ENSEMBLE_SAVES ?= $(TASK_SAVES)/ensemble
 # The recipes name the emotion datasets; for another task these llamafactory-cli overrides name its own (the same
 # splits and kind: the CPU recipes train on the text alone) and its output folders. Nothing for the emotion task.
 TRAIN_ARGS = $(if $(OTHER_TASK), dataset=$(TASK_NAME)_train_text output_dir=$(SAVES)/sft)
@@ -51,7 +52,7 @@ CURVE_STEPS ?= 250
 # llamafactory-cli starts `torchrun` by name for multi-process training: find the venv's.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help setup setup-gpu data model train train-full predict eval label-scores encoder compare demo gpu-smoke webui serve bench learning-curve test test-fast lint clean
+.PHONY: help setup setup-gpu data model train train-full predict eval label-scores encoder calibrate ensemble compare demo gpu-smoke webui serve bench learning-curve test test-fast lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -89,11 +90,12 @@ model: $(MODEL_DIR)/config.json  ## export the embedded SmolLM2-135M-Instruct GG
 
 train: setup  ## LoRA SFT of the CPU default on 8,000 rows (examples/smollm2_lora_sft.yaml, ~20 min) + its task.yaml
 	$(BIN)/llamafactory-cli train examples/smollm2_lora_sft.yaml$(TRAIN_ARGS)
-	$(BIN)/python scripts/task_info.py $(TASK) --save $(SAVES)/sft
+	$(BIN)/python scripts/task_info.py $(TASK) --save $(SAVES)/sft --recipe examples/smollm2_lora_sft.yaml$(TRAIN_ARGS)
 
 train-full: setup  ## the CPU default on all 16,000 rows (examples/smollm2_lora_sft_full.yaml, ~45 min)
 	$(BIN)/llamafactory-cli train examples/smollm2_lora_sft_full.yaml$(TRAIN_FULL_ARGS)
-	$(BIN)/python scripts/task_info.py $(TASK) --save $(TASK_SAVES)/smollm2-135m/lora-full/sft
+	$(BIN)/python scripts/task_info.py $(TASK) --save $(TASK_SAVES)/smollm2-135m/lora-full/sft \
+	  --recipe examples/smollm2_lora_sft_full.yaml$(TRAIN_FULL_ARGS)
 
 predict: setup  ## generate labels for the test split with the adapter in $(SAVES)/sft (~3 min)
 	$(BIN)/llamafactory-cli train examples/smollm2_lora_predict.yaml \
@@ -110,12 +112,25 @@ label-scores: setup  ## classify the test split by scoring each label (no genera
 encoder: data  ## the seed's encoder + LoRA classifier (all-MiniLM-L6-v2) on the full training split (~20 min)
 	$(BIN)/python scripts/train_encoder_baseline.py --output-dir $(ENCODER_SAVES) --task $(TASK)
 
-compare: setup  ## every run made so far (generation, label scoring, encoder) beside the baselines, with McNemar
+calibrate: setup  ## fit the LLM adapter's and the encoder's temperatures on the validation split (~1 min)
+	@for model in $(SAVES)/sft $(ENCODER_SAVES); do if [ -d "$$model" ]; then \
+	  $(BIN)/python scripts/calibrate.py --model $$model --task $(TASK) || exit 1; fi; done
+
+ensemble: setup  ## LLM adapter + encoder averaged (weight chosen on validation), and calibrated test predictions of all three
+	$(BIN)/python scripts/ensemble.py --members $(SAVES)/sft $(ENCODER_SAVES) --output-dir $(ENSEMBLE_SAVES) --task $(TASK)
+	$(BIN)/python scripts/predict_split.py --model $(ENSEMBLE_SAVES) --output $(ENSEMBLE_SAVES)/predictions.jsonl --task $(TASK)
+	$(BIN)/python scripts/predict_split.py --model $(SAVES)/sft --output $(SAVES)/label_scores/calibrated.jsonl --task $(TASK)
+	$(BIN)/python scripts/predict_split.py --model $(ENCODER_SAVES) --output $(ENCODER_SAVES)/calibrated.jsonl --task $(TASK)
+
+compare: setup  ## every run made so far (generation, label scoring, encoder, ensemble) beside the baselines, with McNemar
 	@files=""; names=""; \
 	for run in generation:$(SAVES)/predict/generated_predictions.jsonl \
-	           label-scoring:$(SAVES)/label_scores/predictions.jsonl encoder-lora:$(ENCODER_SAVES)/predictions.jsonl; do \
-	  if [ -f "$${run#*:}" ]; then files="$$files $${run#*:}"; names="$$names,$${run%%:*}"; fi; done; \
-	test -n "$$files" || { echo "no predictions yet: run make demo, make label-scores or make encoder"; exit 1; }; \
+	           label-scoring:$(SAVES)/label_scores/calibrated.jsonl:$(SAVES)/label_scores/predictions.jsonl \
+	           encoder-lora:$(ENCODER_SAVES)/calibrated.jsonl:$(ENCODER_SAVES)/predictions.jsonl \
+	           ensemble:$(ENSEMBLE_SAVES)/predictions.jsonl; do \
+	  for file in $$(echo "$${run#*:}" | tr : ' '); do \
+	    if [ -f "$$file" ]; then files="$$files $$file"; names="$$names,$${run%%:*}"; break; fi; done; done; \
+	test -n "$$files" || { echo "no predictions yet: run make demo, make label-scores, make encoder or make ensemble"; exit 1; }; \
 	$(BIN)/python scripts/eval_accuracy.py $$files --names "$${names#,}" --output-dir $(TASK_SAVES)/compare --task $(TASK)
 
 demo:  ## the main job on a fresh machine: setup, data, model, train, predict, eval (~24 min on 2 cores)

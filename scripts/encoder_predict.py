@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     sentences = args.sentences or [line.strip() for line in sys.stdin if line.strip()]
     if not sentences:
         raise UserError("no sentences given (as arguments or one per line on standard input)")
-    results = EncoderClassifier(args.adapter, task, default_task=Task.load(TASK_FILE)).predict(sentences)
+    results = EncoderClassifier(args.adapter, task, default_task=Task.load(TASK_FILE)).classify(sentences)
     for sentence, result in zip(sentences, results, strict=True):
         print(f"{result['predict']}\t{result['probs'][result['predict']]:.3f}\t{sentence}")
     return 0

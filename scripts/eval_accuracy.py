@@ -8,7 +8,9 @@ The parser and the metrics use the task's labels and label words (default: the e
 PREDICTIONS: LLaMA-Factory's generated_predictions.jsonl (prompt, predict, label) or a classifier's file
 (text, predict, label). The first file is the run reported in DIR/metrics.json; every file given is
 compared with the others on the same rows (McNemar's test). Writes DIR/metrics.json,
-DIR/confusion_matrix.png and DIR/report.md, and prints the table.
+DIR/confusion_matrix.png and DIR/report.md, and prints the table. For files with probabilities (`probs`: the
+label scorer, the encoder, an ensemble) it adds their calibration (ECE before and after, DIR/calibration.png)
+and accuracy against coverage (DIR/coverage.png).
 """
 
 from __future__ import annotations
@@ -23,7 +25,16 @@ from emotion_sft.cli import UserError, non_negative_int, output_dir, run
 from emotion_sft.fileio import DataError, dumps_json, write_text_atomic
 from emotion_sft.metrics import mcnemar, score
 from emotion_sft.predictions import read_predictions
-from emotion_sft.report import comparison_table, markdown, plot_confusion_matrix, render_report
+from emotion_sft.report import (
+    calibration_table,
+    comparison_table,
+    confidence_runs,
+    markdown,
+    plot_confusion_matrix,
+    plot_coverage,
+    plot_reliability,
+    render_report,
+)
 from emotion_sft.task import Task
 
 
@@ -104,19 +115,29 @@ def main(argv: list[str] | None = None) -> int:
         {"a": a, "b": b, **mcnemar(first["gold"], frames[a]["pred"], frames[b]["pred"])}
         for a, b in itertools.combinations(frames, 2)
     ]
+    confident = confidence_runs(frames)
+    calibration = calibration_table(confident) if confident else None
     metrics = {
         "name": first_name,
         "file": str(args.predictions[0]),
         **runs[first_name],
         "others": {name: runs[name] for name in names[1:]},
         "mcnemar": comparisons,
+        "calibration": []
+        if calibration is None
+        else calibration.astype(object).where(calibration.notna(), None).to_dict(orient="records"),
     }
 
     out = args.output_dir
     out.mkdir(parents=True, exist_ok=True)
+    written = [out / "metrics.json", out / "report.md", out / "confusion_matrix.png"]
     write_text_atomic(out / "metrics.json", dumps_json(metrics))
-    write_text_atomic(out / "report.md", render_report(runs, comparisons, task))
+    write_text_atomic(out / "report.md", render_report(runs, comparisons, task, calibration))
     plot_confusion_matrix(first["gold"], first["pred"], task.labels, out / "confusion_matrix.png", title=first_name)
+    if confident:
+        plot_reliability(confident, out / "calibration.png")
+        plot_coverage(confident, out / "coverage.png")
+        written += [out / "calibration.png", out / "coverage.png"]
 
     print()
     print(markdown(comparison_table(runs, task.baselines).drop(columns="source")))
@@ -125,7 +146,10 @@ def main(argv: list[str] | None = None) -> int:
             f"McNemar {row['a']} vs {row['b']}: {row['a_only']} vs {row['b_only']} discordant rows, "
             f"p = {row['p_value']:.4g}"
         )
-    print(f"\nwrote {out / 'metrics.json'}, {out / 'report.md'}, {out / 'confusion_matrix.png'}")
+    if calibration is not None:
+        print()
+        print(markdown(calibration))
+    print(f"\nwrote {', '.join(map(str, written))}")
     return 0
 
 

@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     metrics = train(config, args.data_dir, args.output_dir, task)
     trained = time.perf_counter()
     classifier = EncoderClassifier(args.output_dir, task)
-    results = classifier.predict([r["text"] for r in test], progress=True)
+    results = classifier.classify([r["text"] for r in test], progress=True)
     done = time.perf_counter()
     write_predictions(
         args.output_dir / "predictions.jsonl",

@@ -105,7 +105,10 @@ def test_an_adapter_trained_on_another_task_reloads_its_labels(tickets_adapter):
         assert classifier.labels == classifier.classes_ == TICKETS.labels
         texts = ["please refund me", "it will not start", "hello"]
         assert classifier.predict_proba(texts).shape == (3, 3)
-        for result in classifier.predict(texts):
+        assert list(classifier.predict(texts)) == [
+            classifier.labels[i] for i in classifier.predict_proba(texts).argmax(axis=1)
+        ]
+        for result in classifier.classify(texts):
             assert list(result["probs"]) == list(TICKETS.labels) and result["predict"] in TICKETS.labels
     with pytest.raises(DataError, match="trained on the labels billing, tech_support, not_spam"):
         EncoderClassifier(tickets_adapter, EMOTION)

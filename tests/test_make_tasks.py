@@ -75,7 +75,10 @@ def test_emotion_commands_are_todays():
         "--output-dir data --dataset-info dataset_info.json"
     )
     assert "saves/emotion" not in output and "dataset=" not in output  # the recipes' own datasets and folders
-    assert ".venv/bin/python scripts/task_info.py tasks/emotion.yaml --save saves/smollm2-135m/lora/sft\n" in output
+    assert (
+        ".venv/bin/python scripts/task_info.py tasks/emotion.yaml --save saves/smollm2-135m/lora/sft "
+        "--recipe examples/smollm2_lora_sft.yaml\n"
+    ) in output
 
 
 def test_emotion_source_defaults_as_before(tmp_path):
@@ -94,7 +97,11 @@ def test_another_task_trains_and_scores_its_own_datasets(tickets):
     saves = "saves/tickets/smollm2-135m/lora"
     train = command(output, "llamafactory-cli train examples/smollm2_lora_sft.yaml dataset=")
     assert train.endswith(f"examples/smollm2_lora_sft.yaml dataset=tickets_train_text output_dir={saves}/sft")
-    assert f"scripts/task_info.py {tickets} --save {saves}/sft" in output  # the task beside the adapter
+    # the task and the training recipe's prompt settings (with the same overrides) beside the adapter
+    assert (
+        f"scripts/task_info.py {tickets} --save {saves}/sft --recipe examples/smollm2_lora_sft.yaml "
+        f"dataset=tickets_train_text output_dir={saves}/sft"
+    ) in output
     full = command(output, "smollm2_lora_sft_full.yaml")
     assert "dataset=tickets_train_text eval_dataset=tickets_validation_text" in full
     assert "output_dir=saves/tickets/smollm2-135m/lora-full/sft" in full
@@ -155,3 +162,18 @@ def test_task_info_prints_a_field_and_saves_the_task_beside_a_model(tickets, tmp
     assert Task.load(model / "task.yaml") == EMOTION
     result = run_script("task_info.py", tickets)
     assert result.returncode == 2 and "give a field to print or --save DIR" in result.stderr
+    # --recipe: the prompt settings the adapter was trained with, overrides applied, for classify.py
+    recipe = "examples/smollm2_lora_sft.yaml"
+    result = run_script("task_info.py", tickets, "--save", model, "--recipe", recipe, "dataset=tickets_train_text")
+    assert result.returncode == 0, result.stderr
+    saved = yaml.safe_load((model / "training_recipe.yaml").read_text())
+    assert saved == {
+        "model_name_or_path": "models/SmolLM2-135M-Instruct",
+        "template": "smollm2",
+        "default_system": "",
+        "dataset": "tickets_train_text",
+        "dataset_dir": ".",
+        "cutoff_len": 128,
+    }
+    result = run_script("task_info.py", tickets, "--save", model, "--recipe", recipe, "dataset")
+    assert result.returncode == 2 and "overrides are KEY=VALUE, got 'dataset'" in result.stderr

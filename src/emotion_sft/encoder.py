@@ -88,7 +88,6 @@ def read_config(adapter_dir: str | os.PathLike[str]) -> EncoderConfig:
     return EncoderConfig(**saved)
 
 
-
 @contextlib.contextmanager
 def _head_size(adapter_dir: Path, task: Task) -> Iterator[None]:
     """A saved head with another number of outputs than the task's labels (an adapter saved without its task,
@@ -300,8 +299,12 @@ class EncoderClassifier:
                 probs[rows] = torch.softmax(self.model(**batch).logits.float(), dim=-1).numpy()
         return probs
 
-    def predict(self, texts: list[str], batch_size: int = 128, progress: bool = False) -> list[dict]:
-        """Per text: the predicted label and every label's probability."""
+    def predict(self, texts: list[str], batch_size: int = 128, progress: bool = False) -> np.ndarray:
+        """The most probable label of each text (scikit-learn's `predict`)."""
+        return np.asarray(self.labels)[self.predict_proba(texts, batch_size, progress).argmax(axis=1)]
+
+    def classify(self, texts: list[str], batch_size: int = 128, progress: bool = False) -> list[dict]:
+        """Per text: the predicted label and every label's probability (as the label scorer's `classify`)."""
         labels = self.labels
         return [
             {"predict": labels[int(p.argmax())], "probs": dict(zip(labels, map(float, p), strict=True))}

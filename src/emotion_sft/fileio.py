@@ -44,17 +44,21 @@ def read_text(path: Path) -> str:
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
 
-def numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(line number, line) for the non-blank lines of a UTF-8 file; blank lines (a trailing one) are skipped."""
-    for number, line in enumerate(_LINE_END.split(read_text(path)), start=1):
+def numbered_lines(path: Path, text: str | None = None) -> Iterator[tuple[int, str]]:
+    """(line number, line) for the non-blank lines of a UTF-8 file; blank lines (a trailing one) are skipped.
+    `text`: the file's content when it is already read (standard input); `path` then only names it."""
+    for number, line in enumerate(_LINE_END.split(read_text(path) if text is None else text), start=1):
         if line.strip():
             yield number, line
 
 
-def read_jsonl(path: str | os.PathLike[str], expected: str = "a JSON object") -> Iterator[tuple[int, dict]]:
+def read_jsonl(
+    path: str | os.PathLike[str], expected: str = "a JSON object", text: str | None = None
+) -> Iterator[tuple[int, dict]]:
     """(line number, object) for the non-blank lines of a JSON Lines file; a line that is not valid JSON or
-    not an object is a DataError naming the file and line (`expected` says what the object should hold)."""
-    for number, line in numbered_lines(Path(path)):
+    not an object is a DataError naming the file and line (`expected` says what the object should hold).
+    `text`: the content when it is already read (standard input)."""
+    for number, line in numbered_lines(Path(path), text):
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:

@@ -68,3 +68,29 @@ def mcnemar(gold: Sequence[str], pred_a: Sequence[str], pred_b: Sequence[str]) -
     a_only, b_only = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
     p_value = stats.binomtest(a_only, a_only + b_only, 0.5).pvalue if a_only + b_only else 1.0
     return {"a_only": a_only, "b_only": b_only, "p_value": float(p_value)}
+
+
+def expected_calibration_error(correct: Sequence[bool], confidence: Sequence[float], n_bins: int = 15) -> float:
+    """ECE of the top label: rows binned by confidence into `n_bins` equal-width bins over [0, 1] (Guo et al.
+    2017), the row-weighted mean of |accuracy - mean confidence| per bin."""
+    correct = np.asarray(correct, dtype=float)
+    confidence = np.asarray(confidence, dtype=float)
+    bins = np.clip(np.ceil(confidence * n_bins).astype(int) - 1, 0, n_bins - 1)  # (b-1)/M < p <= b/M
+    count = np.bincount(bins, minlength=n_bins)
+    gap = np.abs(np.bincount(bins, correct, n_bins) - np.bincount(bins, confidence, n_bins))
+    return float(gap.sum() / count.sum())
+
+
+def accuracy_at_coverage(correct: Sequence[bool], confidence: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Selective prediction: keep the most confident rows. Returns (coverage, accuracy): for k = 1..n, the share
+    k/n of rows kept and the accuracy of the k most confident (ties in the given row order)."""
+    correct = np.asarray(correct, dtype=float)
+    order = np.argsort(-np.asarray(confidence, dtype=float), kind="stable")
+    kept = np.arange(1, len(correct) + 1)
+    return kept / len(correct), np.cumsum(correct[order]) / kept
+
+
+def confidence_for_coverage(confidence: Sequence[float], coverage: float) -> float:
+    """The confidence threshold that keeps (about) `coverage` of the rows: the k-th highest confidence."""
+    ranked = np.sort(np.asarray(confidence, dtype=float))[::-1]
+    return float(ranked[max(int(np.ceil(coverage * len(ranked))), 1) - 1])

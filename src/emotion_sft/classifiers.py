@@ -1,0 +1,424 @@
+"""Every trained model as one classifier shape, with probabilities calibrated on the validation split.
+
+The LLM label scorer, the encoder and their ensemble share scikit-learn's shape: `classes_` (the task's
+labels, in order), `predict_proba(texts)` -> an (n, k) array, `predict(texts)` -> n labels. `read_model(DIR)`
+recognises what a folder holds and checks it without loading anything; `.load()` then loads it:
+
+- an LLM LoRA adapter (`adapter_config.json`): the base model, template, system prompt and prompt kind come
+  from the recipe saved beside it by `make train` (`training_recipe.yaml`), else from a default predict recipe;
+- an encoder adapter (`encoder_config.json`, from `scripts/train_encoder_baseline.py`);
+- an ensemble (`ensemble.json`, from `scripts/ensemble.py`): a weighted average of its members' calibrated
+  probabilities.
+
+A temperature fitted on the validation split (`calibration.json`, from `scripts/calibrate.py`) is applied
+when present: softmax(log p / T), which keeps every prediction and changes only how sure it says it is.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from scipy.special import softmax
+
+from .cli import UserError
+from .fileio import DataError, dumps_json, read_text, write_text_atomic
+from .task import Task, task_for_model
+
+CALIBRATION_FILE = "calibration.json"
+ENSEMBLE_FILE = "ensemble.json"
+RECIPE_FILE = "training_recipe.yaml"  # the training recipe's prompt settings, saved beside an LLM adapter
+MADE_BY = "emotion-sft"  # marks the JSON files written here, which a re-run may replace
+_EPS = 1e-12  # as scikit-learn's temperature scaling: log(p + eps)
+
+
+class Classifier(Protocol):
+    classes_: tuple[str, ...]
+
+    def predict_proba(self, texts: Sequence[str], progress: bool = False) -> np.ndarray: ...
+
+
+def predict(model: Classifier, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+    """The most probable label of each text."""
+    return np.asarray(model.classes_)[model.predict_proba(texts, progress=progress).argmax(axis=1)]
+
+
+# ---- calibration ---------------------------------------------------------------------------------------------
+def scale(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """Probabilities under a temperature: softmax(log(p) / T). T > 1 softens, T < 1 sharpens; argmax is kept."""
+    return softmax(np.log(np.asarray(probs, dtype=np.float64) + _EPS) / temperature, axis=1)
+
+
+def fit_temperature(probs: np.ndarray, gold: Sequence[int]) -> float:
+    """The temperature that minimises the log loss of `probs` (n, k) against `gold` (column indices), fitted by
+    scikit-learn's `CalibratedClassifierCV(FrozenEstimator(clf), method="temperature")`.
+
+    `clf` is the model's own probabilities, computed once: the model is frozen, so calibration only reads its
+    outputs, and the LLM does not score the validation split again for each fold."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.frozen import FrozenEstimator
+
+    probs = np.asarray(probs, dtype=np.float64)
+    gold = np.asarray(gold)
+    missing = sorted(set(range(probs.shape[1])) - set(gold.tolist()))
+    if missing:
+        raise ValueError(f"label columns {missing} never occur in the calibration rows")
+    # Labels as column indices, not names: scikit-learn sorts string labels, and the task's order is not sorted.
+    # A frozen model is not refitted per fold, so one "fold" holding every row is enough; a splitter with
+    # n_splits (KFold(2)) would make scikit-learn refuse a label with a single calibration row.
+    frozen = FrozenEstimator(_given().fit(probs, np.arange(probs.shape[1])))
+    every_row = [(np.arange(len(gold)), np.arange(len(gold)))]
+    calibrated = CalibratedClassifierCV(frozen, method="temperature", cv=every_row).fit(probs, gold)
+    return float(1.0 / calibrated.calibrated_classifiers_[0].calibrators[0].beta_)
+
+
+def _given():
+    """A fitted classifier whose input is its output: rows of probabilities already computed."""
+    from sklearn.base import BaseEstimator, ClassifierMixin
+
+    class Given(ClassifierMixin, BaseEstimator):
+        def fit(self, probs: np.ndarray, classes: np.ndarray):
+            self.classes_ = classes
+            return self
+
+        def predict_proba(self, probs: np.ndarray) -> np.ndarray:
+            return np.asarray(probs)
+
+        def predict(self, probs: np.ndarray) -> np.ndarray:
+            return self.classes_[np.asarray(probs).argmax(axis=1)]
+
+    return Given()
+
+
+@dataclass
+class TemperatureScaled:
+    """A classifier whose probabilities pass through a fitted temperature."""
+
+    model: Classifier
+    temperature: float
+
+    @property
+    def classes_(self) -> tuple[str, ...]:
+        return tuple(self.model.classes_)
+
+    def predict_proba(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        return scale(self.model.predict_proba(texts, progress=progress), self.temperature)
+
+    def predict(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        return predict(self, texts, progress)
+
+
+@dataclass
+class Ensemble:
+    """A weighted average of classifiers' probabilities (the members are calibrated before they are averaged)."""
+
+    members: Sequence[Classifier]
+    weights: Sequence[float]
+
+    def __post_init__(self) -> None:
+        if len(self.members) != len(self.weights) or not self.members:
+            raise ValueError("an ensemble needs one weight per member, and members")
+        if any(tuple(m.classes_) != tuple(self.members[0].classes_) for m in self.members):
+            raise ValueError("ensemble members must share their labels, in one order")
+
+    @property
+    def classes_(self) -> tuple[str, ...]:
+        return tuple(self.members[0].classes_)
+
+    def predict_proba(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        return combine([m.predict_proba(texts, progress=progress) for m in self.members], self.weights)
+
+    def predict(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        return predict(self, texts, progress)
+
+
+def combine(probs: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
+    """The weighted average of several models' probabilities of the same rows."""
+    weights = np.asarray(weights, dtype=np.float64)
+    return np.tensordot(weights / weights.sum(), np.stack(probs), axes=1)
+
+
+def choose_weight(probs_a: np.ndarray, probs_b: np.ndarray, gold: Sequence[int], steps: int = 20) -> list[dict]:
+    """Validation accuracy and log loss of w * a + (1 - w) * b for w = 0, 1/steps, ..., 1, best first: the highest
+    accuracy, ties broken by the lower log loss, then by the weight nearest 0.5."""
+    from sklearn.metrics import accuracy_score, log_loss
+
+    gold = np.asarray(gold)
+    rows = []
+    for w in np.linspace(0.0, 1.0, steps + 1):
+        probs = combine([probs_a, probs_b], [w, 1.0 - w])
+        rows.append(
+            {
+                "weight": round(float(w), 6),
+                "accuracy": float(accuracy_score(gold, probs.argmax(axis=1))),
+                "log_loss": float(log_loss(gold, probs, labels=range(probs.shape[1]))),
+            }
+        )
+    return sorted(rows, key=lambda r: (-r["accuracy"], r["log_loss"], abs(r["weight"] - 0.5)))
+
+
+def calibrate(probs: np.ndarray, gold: Sequence[int]) -> tuple[dict, np.ndarray]:
+    """Fit a temperature to a model's probabilities of labelled rows: the figures saved in `calibration.json`
+    (temperature, rows, accuracy, ECE and log loss before and after) and the calibrated probabilities."""
+    from sklearn.metrics import log_loss
+
+    from .metrics import expected_calibration_error
+
+    probs, gold = np.asarray(probs, dtype=np.float64), np.asarray(gold)
+    temperature = fit_temperature(probs, gold)
+    after = scale(probs, temperature)
+    correct = probs.argmax(axis=1) == gold
+    labels = range(probs.shape[1])
+    return {
+        "temperature": temperature,
+        "rows": len(gold),
+        "accuracy": float(correct.mean()),
+        "ece_before": expected_calibration_error(correct, probs.max(axis=1)),
+        "ece_after": expected_calibration_error(correct, after.max(axis=1)),
+        "log_loss_before": float(log_loss(gold, probs, labels=labels)),
+        "log_loss_after": float(log_loss(gold, after, labels=labels)),
+    }, after
+
+
+# ---- saved files ---------------------------------------------------------------------------------------------
+def read_json_file(path: Path, required: Sequence[str]) -> dict:
+    """A JSON object with `required` keys, or DataError naming the file."""
+    import json
+
+    try:
+        data = json.loads(read_text(path))
+    except json.JSONDecodeError as exc:
+        raise DataError(path, f"not valid JSON ({exc.msg})", f"line {exc.lineno}") from None
+    if not isinstance(data, dict) or any(key not in data for key in required):
+        raise DataError(path, f"expected a JSON object with {', '.join(required)}")
+    return data
+
+
+def read_calibration(model_dir: str | os.PathLike[str]) -> dict | None:
+    """The calibration saved beside a model (`calibration.json`), or None."""
+    path = Path(model_dir) / CALIBRATION_FILE
+    if not path.is_file():
+        return None
+    data = read_json_file(path, ["temperature"])
+    temperature = data["temperature"]
+    if not isinstance(temperature, int | float) or not 0 < temperature < float("inf"):
+        raise DataError(path, f"temperature must be a positive number, got {temperature!r}")
+    return data
+
+
+def ours(path: Path) -> bool:
+    """Whether a file is one of our JSON files (so a re-run may replace it)."""
+    import json
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("made_by") == MADE_BY
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def check_replaceable(path: Path) -> None:
+    """Raise UserError if `path` exists and is not a file this project wrote."""
+    if path.exists() and not ours(path):
+        raise UserError(f"{path}: exists and was not written by emotion-sft; not replaced (move it away first)")
+
+
+def save_calibration(model_dir: str | os.PathLike[str], calibration: dict) -> Path:
+    """Write `calibration.json` beside a model (replacing only one we wrote)."""
+    path = Path(model_dir) / CALIBRATION_FILE
+    check_replaceable(path)
+    write_text_atomic(path, dumps_json({"made_by": MADE_BY, **calibration}))
+    return path
+
+
+def save_ensemble(
+    output_dir: str | os.PathLike[str],
+    members: Sequence[str | os.PathLike[str]],
+    weights: Sequence[float],
+    extra: dict | None = None,
+) -> Path:
+    """Write `ensemble.json`: member folders (relative to `output_dir`, so the tree can move) and weights."""
+    output_dir = Path(output_dir)
+    path = output_dir / ENSEMBLE_FILE
+    check_replaceable(path)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    spec = {
+        "made_by": MADE_BY,
+        "members": [
+            {"path": os.path.relpath(Path(m).absolute(), output_dir.absolute()), "weight": float(w)}
+            for m, w in zip(members, weights, strict=True)
+        ],
+        **(extra or {}),
+    }
+    write_text_atomic(path, dumps_json(spec))
+    return path
+
+
+def read_ensemble(model_dir: str | os.PathLike[str]) -> list[tuple[Path, float]]:
+    """The members (folders, resolved from the spec's folder) and weights of a saved ensemble."""
+    path = Path(model_dir) / ENSEMBLE_FILE
+    spec = read_json_file(path, ["members"])
+    members = spec["members"]
+    if not isinstance(members, list) or len(members) < 2:
+        raise DataError(path, "'members' must list at least two {path, weight} objects")
+    result = []
+    for i, member in enumerate(members):
+        weight = member.get("weight") if isinstance(member, dict) else None
+        good = isinstance(member, dict) and isinstance(member.get("path"), str) and isinstance(weight, int | float)
+        if not good or not 0 <= weight < float("inf"):
+            raise DataError(path, f'member {i + 1}: expected {{"path": folder, "weight": a number >= 0}}')
+        result.append((Path(model_dir) / member["path"], float(weight)))
+    if not sum(w for _, w in result) > 0:
+        raise DataError(path, "the members' weights sum to 0")
+    return result
+
+
+def labelled_split(path: str | os.PathLike[str], task: Task, every_label: bool = False) -> tuple[list[str], np.ndarray]:
+    """The texts of a converted split (`data/<task>_validation.json`) and their labels as column indices;
+    with `every_label`, a DataError unless every label of the task occurs."""
+    from .converter import read_alpaca
+    from .parser import gold_label
+
+    records = read_alpaca(path)
+    if not records:
+        raise DataError(path, "no rows")
+    gold = []
+    for number, record in enumerate(records, start=1):
+        try:
+            gold.append(task.labels.index(gold_label(str(record["output"]), task)))
+        except ValueError as exc:
+            raise DataError(path, str(exc), f"record {number}") from None
+    absent = [label for i, label in enumerate(task.labels) if i not in set(gold)]
+    if every_label and absent:
+        reason = f"no rows labelled {', '.join(absent)}: calibration needs every label (give another split)"
+        raise DataError(path, reason)
+    return [str(r["input"]) for r in records], np.array(gold)
+
+
+# ---- any saved model -----------------------------------------------------------------------------------------
+@dataclass
+class ModelSpec:
+    """A saved model, recognised and checked but not loaded: what it is, its task and how to load it."""
+
+    path: Path
+    kind: str  # "llm", "encoder" or "ensemble"
+    task: Task
+    details: str
+    loader: Callable[[], Classifier] = field(repr=False)
+    calibration: dict | None = None
+    members: list[tuple[ModelSpec, float]] = field(default_factory=list)
+
+    def load(self, calibrated: bool = True) -> Classifier:
+        """The classifier; with its saved temperature applied unless `calibrated` is False."""
+        model = self.loader()
+        if calibrated and self.calibration:
+            model = TemperatureScaled(model, float(self.calibration["temperature"]))
+        return model
+
+    def describe(self) -> str:
+        temperature = f"temperature {self.calibration['temperature']:.3f}" if self.calibration else "not calibrated"
+        return f"{self.kind} model {self.path} ({temperature})\n{self.details}"
+
+
+def model_kind(path: str | os.PathLike[str]) -> str:
+    """What a model folder holds: "ensemble", "encoder" or "llm" (a LoRA adapter); UserError otherwise."""
+    from .encoder import CONFIG_FILE
+
+    path = Path(path)
+    if not path.is_dir():
+        raise UserError(f"{path}: no such model folder")
+    for marker, kind in [(ENSEMBLE_FILE, "ensemble"), (CONFIG_FILE, "encoder"), ("adapter_config.json", "llm")]:
+        if (path / marker).is_file():
+            return kind
+    raise UserError(
+        f"{path}: not a trained model (no {ENSEMBLE_FILE}, {CONFIG_FILE} or adapter_config.json): give a LoRA "
+        "adapter saved by llamafactory-cli train, an encoder from train_encoder_baseline.py or an ensemble"
+    )
+
+
+def read_model(
+    path: str | os.PathLike[str],
+    *,
+    root: str | os.PathLike[str],
+    default_recipe: str | os.PathLike[str],
+    task: Task | None = None,
+    default_task: Task | None = None,
+    recipe: str | os.PathLike[str] | None = None,
+    _seen: tuple[Path, ...] = (),
+) -> ModelSpec:
+    """Recognise and check a saved model folder without loading it.
+
+    root: where `llamafactory-cli` runs (the recipes' relative paths start there). For an LLM adapter the
+    prompt settings come from `recipe`, else the `training_recipe.yaml` saved beside it, else `default_recipe`.
+    task / default_task: as for the label scorer and the encoder (the saved task wins; an explicit task with
+    other labels is refused). Raises UserError or DataError naming the folder or file.
+    """
+    from .encoder import read_config
+    from .label_scoring import ScorerRecipe
+
+    path = Path(path)
+    kind = model_kind(path)
+    calibration = read_calibration(path)
+    if kind == "ensemble":
+        if path.resolve() in _seen:
+            raise DataError(path / ENSEMBLE_FILE, "an ensemble cannot contain itself")
+        members = [
+            (
+                read_model(
+                    member,
+                    root=root,
+                    default_recipe=default_recipe,
+                    task=task,
+                    default_task=default_task,
+                    _seen=(*_seen, path.resolve()),
+                ),
+                weight,
+            )
+            for member, weight in read_ensemble(path)
+        ]
+        labels = {spec.task.labels for spec, _ in members}
+        if len(labels) > 1:
+            raise DataError(path / ENSEMBLE_FILE, "its members were trained on different labels")
+        details = "\n".join(
+            f"  member (weight {w:.2f}): {spec.describe()}".replace("\n", "\n    ") for spec, w in members
+        )
+
+        def load_ensemble() -> Classifier:
+            return Ensemble([spec.load() for spec, _ in members], [w for _, w in members])
+
+        return ModelSpec(path, kind, members[0][0].task, details, load_ensemble, calibration, members)
+    if kind == "encoder":
+        from .encoder import EncoderClassifier
+
+        config = read_config(path)
+        scored = task_for_model(path, task) or default_task
+        if scored is None:
+            raise UserError(f"{path}: no task saved beside it; give the task file (--task)")
+        details = f"encoder: {config.model}, max length {config.max_length}\ntask: {scored.summary()}"
+        return ModelSpec(path, kind, scored, details, lambda: EncoderClassifier(path, scored), calibration)
+    saved = path / RECIPE_FILE
+    used = Path(recipe) if recipe else saved if saved.is_file() else Path(default_recipe)
+    spec = ScorerRecipe.read(used, root=root, task=task, default_task=default_task, adapter=path)
+    details = f"recipe: {used}{'' if used == saved else ' (no training recipe saved beside the adapter)'}\n"
+    return ModelSpec(path, kind, spec.task, details + spec.describe(), lambda: LLMClassifier(spec.load()), calibration)
+
+
+@dataclass
+class LLMClassifier:
+    """The label scorer in scikit-learn's shape: a softmax over the labels' log-likelihoods."""
+
+    scorer: object  # LabelScorer
+    batch_size: int = 32
+
+    @property
+    def classes_(self) -> tuple[str, ...]:
+        return tuple(self.scorer.labels)
+
+    def predict_proba(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        return softmax(self.scorer.score(texts, batch_size=self.batch_size, progress=progress), axis=1)
+
+    def predict(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        return predict(self, texts, progress)
