@@ -376,13 +376,13 @@ def test_probabilities_in_a_predictions_file_are_checked_and_read_in_label_order
     labels = EMOTION.labels
     probs = softmax(np.arange(12.0).reshape(2, 6), axis=1)
     rows = probability_rows(probs, labels)
-    assert list(rows[0]) == list(labels) and sum(rows[1].values()) == pytest.approx(1.0)
+    assert list(rows[0]) == list(labels) and sum(rows[1].values()) == pytest.approx(1.0, abs=1e-5)
     shuffled = [dict(reversed(list(row.items()))) for row in rows]  # key order does not matter
     lines = [{"text": "t", "predict": "surprise", "label": "joy", "probs": row} for row in shuffled]
     path = tmp_path / "p.jsonl"
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     frame = read_predictions(path, EMOTION)
-    assert np.stack(frame["probs"].to_numpy()) == pytest.approx(probs)
+    assert np.stack(frame["probs"].to_numpy()) == pytest.approx(probs, abs=1e-6)  # written to 6 decimals
     assert frame["probs_uncalibrated"].isna().all()
     lines[1]["probs_uncalibrated"] = {**rows[1], "joy": rows[1]["joy"] + 0.5}
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
