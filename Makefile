@@ -30,7 +30,7 @@ MODEL_DIR ?= models/SmolLM2-135M-Instruct
 TASK_SAVES = $(if $(OTHER_TASK),saves/$(TASK_NAME),saves)
 SAVES ?= $(TASK_SAVES)/smollm2-135m/lora
 ENCODER_SAVES ?= $(TASK_SAVES)/minilm-l6/lora
-ENSEMBLE_SAVES ?= $(TASK_SAVES)/ensemble
+ENSEMBLE_SAVES ?= $(SAVES)/ensemble
 # The recipes name the emotion datasets; for another task these llamafactory-cli overrides name its own (the same
 # splits and kind: the CPU recipes train on the text alone) and its output folders. Nothing for the emotion task.
 TRAIN_ARGS = $(if $(OTHER_TASK), dataset=$(TASK_NAME)_train_text output_dir=$(SAVES)/sft)
@@ -112,11 +112,13 @@ label-scores: setup  ## classify the test split by scoring each label (no genera
 encoder: data  ## the seed's encoder + LoRA classifier (all-MiniLM-L6-v2) on the full training split (~20 min)
 	$(BIN)/python scripts/train_encoder_baseline.py --output-dir $(ENCODER_SAVES) --task $(TASK)
 
-calibrate: setup  ## fit the LLM adapter's and the encoder's temperatures on the validation split (~1 min)
+calibrate: setup  ## fit the LLM adapter's and the encoder's temperatures on the validation split (~2 min)
+	@ls -d $(SAVES)/sft $(ENCODER_SAVES) >/dev/null 2>&1 || { echo "nothing to calibrate yet: run make train or make encoder"; exit 1; }
 	@for model in $(SAVES)/sft $(ENCODER_SAVES); do if [ -d "$$model" ]; then \
 	  $(BIN)/python scripts/calibrate.py --model $$model --task $(TASK) || exit 1; fi; done
 
 ensemble: setup  ## LLM adapter + encoder averaged (weight chosen on validation), and calibrated test predictions of all three
+	@test -d $(SAVES)/sft -a -d $(ENCODER_SAVES) || { echo "an ensemble needs $(SAVES)/sft and $(ENCODER_SAVES): run make train and make encoder first"; exit 1; }
 	$(BIN)/python scripts/ensemble.py --members $(SAVES)/sft $(ENCODER_SAVES) --output-dir $(ENSEMBLE_SAVES) --task $(TASK)
 	$(BIN)/python scripts/predict_split.py --model $(ENSEMBLE_SAVES) --output $(ENSEMBLE_SAVES)/predictions.jsonl --task $(TASK)
 	$(BIN)/python scripts/predict_split.py --model $(SAVES)/sft --output $(SAVES)/label_scores/calibrated.jsonl --task $(TASK)
@@ -128,8 +130,8 @@ compare: setup  ## every run made so far (generation, label scoring, encoder, en
 	           label-scoring:$(SAVES)/label_scores/calibrated.jsonl:$(SAVES)/label_scores/predictions.jsonl \
 	           encoder-lora:$(ENCODER_SAVES)/calibrated.jsonl:$(ENCODER_SAVES)/predictions.jsonl \
 	           ensemble:$(ENSEMBLE_SAVES)/predictions.jsonl; do \
-	  for file in $$(echo "$${run#*:}" | tr : ' '); do \
-	    if [ -f "$$file" ]; then files="$$files $$file"; names="$$names,$${run%%:*}"; break; fi; done; done; \
+	  file=$$(ls -t $$(echo "$${run#*:}" | tr : ' ') 2>/dev/null | head -n 1); \
+	  if [ -n "$$file" ]; then files="$$files $$file"; names="$$names,$${run%%:*}"; fi; done; \
 	test -n "$$files" || { echo "no predictions yet: run make demo, make label-scores, make encoder or make ensemble"; exit 1; }; \
 	$(BIN)/python scripts/eval_accuracy.py $$files --names "$${names#,}" --output-dir $(TASK_SAVES)/compare --task $(TASK)
 

@@ -20,8 +20,15 @@ import time
 from pathlib import Path
 
 from defaults import DATA_DIR, model_spec
-from emotion_sft.classifiers import CALIBRATION_FILE, calibrate, check_replaceable, labelled_split, save_calibration
-from emotion_sft.cli import run
+from emotion_sft.classifiers import (
+    CALIBRATION_FILE,
+    calibrate,
+    check_replaceable,
+    labelled_split,
+    ours,
+    save_calibration,
+)
+from emotion_sft.cli import UserError, run
 from emotion_sft.report import plot_reliability
 
 TASK_HELP = "task file (default: the one saved beside the model, else tasks/emotion.yaml)"
@@ -37,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
 
     spec = model_spec(args.model, args.task, args.recipe)
     check_replaceable(args.model / CALIBRATION_FILE)
+    diagram = args.model / "calibration.png"
+    if diagram.exists() and not ours(args.model / CALIBRATION_FILE):
+        raise UserError(f"{diagram}: exists and was not written by emotion-sft; not replaced (move it away first)")
     data = args.data or DATA_DIR / spec.task.data_file("validation")
     texts, gold = labelled_split(data, spec.task, every_label=True)
     print(f"{spec.describe()}\ndata: {data} ({len(texts)} rows)")
@@ -56,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
                 "uncalibrated": probs.max(axis=1),
             }
         },
-        args.model / "calibration.png",
+        diagram,
     )
     print(
         f"scored {len(texts)} rows in {seconds:.1f} s; accuracy {calibration['accuracy']:.4f}\n"

@@ -20,6 +20,7 @@ whole at the end, or not at all.
 from __future__ import annotations
 
 import argparse
+import csv
 import io
 import json
 import math
@@ -33,10 +34,11 @@ from tqdm.auto import tqdm
 
 from defaults import model_spec
 from emotion_sft.cli import UserError, output_file, positive_int, run
-from emotion_sft.fileio import DataError, numbered_lines, read_jsonl, write_text_atomic
+from emotion_sft.fileio import DataError, decode, numbered_lines, read_jsonl, read_text, write_text_atomic
 
 INPUT_FORMATS = ("txt", "csv", "jsonl", "parquet")
 OUTPUT_FORMATS = ("csv", "jsonl")
+_MISSING = object()  # a JSON Lines row without the text column
 
 
 def input_format(path: Path, given: str | None) -> str:
@@ -54,39 +56,96 @@ def input_format(path: Path, given: str | None) -> str:
     return suffix
 
 
-def read_rows(path: Path, kind: str, text_column: str) -> tuple[pd.DataFrame | list[dict], list[str], list[str]]:
-    """The input rows (a DataFrame, or for JSON Lines the objects themselves, so nested values survive), their
-    texts, and each row's place for messages ("line 3", "row 2"). DataError names the file and row of an empty
-    text, a missing column or a text that is not a string."""
-    stdin = sys.stdin.read() if str(path) == "-" and kind in ("txt", "jsonl") else None
+def read_rows(path: Path, kind: str, text_column: str) -> tuple[list[str], list[dict], list[str]]:
+    """The input's columns, its rows (column -> value, every value as read: CSV cells stay the exact strings,
+    JSON values keep their types) and their texts. DataError names the file and row or line of an empty text, a
+    missing column, a text that is not a string, a CSV row with another number of fields than its header, or a
+    header with an empty or repeated name."""
+    stdin = _stdin(path, binary=kind == "parquet") if str(path) == "-" else None
     if kind == "txt":
         lines = list(numbered_lines(path, stdin))
-        frame = pd.DataFrame({text_column: [line.strip() for _, line in lines]})
+        rows = [{text_column: line.strip()} for _, line in lines]
         places = [f"line {n}" for n, _ in lines]
-        return frame, _check_texts(path, frame[text_column].tolist(), places, text_column, None), places
+        return [text_column], rows, _check_texts(path, [r[text_column] for r in rows], places, text_column, None)
     if kind == "jsonl":
         numbered = list(read_jsonl(path, f"a JSON object with {text_column!r}", stdin))
         rows = [row for _, row in numbered]
+        columns = list(dict.fromkeys(key for row in rows for key in row))
         places = [f"line {n}" for n, _ in numbered]
         texts = [row.get(text_column, _MISSING) for row in rows]
-        return rows, _check_texts(path, texts, places, text_column, columns=None), places
+        return columns, rows, _check_texts(path, texts, places, text_column, None)
+    if kind == "csv":
+        return _read_csv(path, read_text(path) if stdin is None else stdin, text_column)
     try:
-        if kind == "csv":
-            frame = pd.read_csv(sys.stdin if str(path) == "-" else path, dtype=str, keep_default_na=False)
-        else:
-            # Parquet is read by seeking (its footer comes last): a pipe is read whole first.
-            frame = pd.read_parquet(io.BytesIO(sys.stdin.buffer.read()) if str(path) == "-" else path)
+        frame = pd.read_parquet(io.BytesIO(stdin) if stdin is not None else path)  # a pipe is read whole first
     except FileNotFoundError:
         raise DataError(path, "no such file") from None
-    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+    except (ValueError, OSError) as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise DataError(path, f"cannot read it as {kind} ({reason})") from None
-    places = [f"row {i}" for i in range(1, len(frame) + 1)]
-    texts = frame[text_column].tolist() if text_column in frame.columns else None
-    return frame, _check_texts(path, texts, places, text_column, columns=list(frame.columns)), places
+        raise DataError(path, f"cannot read it as parquet ({reason})") from None
+    if not isinstance(frame.index, pd.RangeIndex) or frame.index.name is not None:
+        frame = frame.reset_index()  # an index saved with the data is a column of the user's
+    frame = frame.astype(object).where(frame.notna(), None)  # nulls as None (JSON null, an empty CSV cell)
+    columns = [str(c) for c in frame.columns]
+    rows = [dict(zip(columns, values, strict=True)) for values in frame.itertuples(index=False, name=None)]
+    places = [f"row {i}" for i in range(1, len(rows) + 1)]
+    texts = [row[text_column] for row in rows] if text_column in columns else None
+    return columns, rows, _check_texts(path, texts, places, text_column, columns)
 
 
-_MISSING = object()
+def _stdin(path: Path, binary: bool) -> str | bytes:
+    """Standard input read whole: bytes for Parquet (read by seeking), else UTF-8 text checked as a file is."""
+    stream = getattr(sys.stdin, "buffer", None)  # None when stdin is already text (a StringIO in tests)
+    data = stream.read() if stream is not None else sys.stdin.read().encode("utf-8", "surrogateescape")
+    return data if binary else decode(data, path)
+
+
+def _read_csv(path: Path, text: str, text_column: str) -> tuple[list[str], list[dict], list[str]]:
+    """A CSV file's header and rows with the standard library: every cell kept exactly as written."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise DataError(path, "no rows to classify (the file is empty)")
+        for i, name in enumerate(header, start=1):
+            if not name.strip():
+                raise DataError(path, f"column {i} of the header has no name", "line 1")
+        repeated = sorted({name for name in header if header.count(name) > 1})
+        if repeated:
+            raise DataError(path, f"the header names {', '.join(map(repr, repeated))} more than once", "line 1")
+        rows, places = [], []
+        for cells in reader:
+            if len(cells) != len(header):
+                reason = f"{len(cells)} fields where the header has {len(header)}"
+                raise DataError(path, reason + (" (a blank line?)" if not cells else ""), f"line {reader.line_num}")
+            rows.append(dict(zip(header, cells, strict=True)))
+            places.append(f"line {reader.line_num}")
+    except csv.Error as exc:
+        raise DataError(path, f"not valid CSV ({exc})", f"line {reader.line_num}") from None
+    texts = [row[text_column] for row in rows] if text_column in header else None
+    return header, rows, _check_texts(path, texts, places, text_column, header)
+
+
+def _cell(value: object) -> str:
+    """A value as a CSV cell: strings as they are, None empty, lists and mappings as JSON, the rest as printed."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict | list | tuple | np.ndarray):
+        return json.dumps(value, ensure_ascii=False, default=_plain)
+    return str(_plain(value)) if isinstance(value, np.generic) else str(value)
+
+
+def _plain(value: object) -> object:
+    """json.dumps' fallback for what Parquet holds: numpy values and arrays, timestamps, bytes."""
+    if isinstance(value, np.ndarray | np.generic):
+        return value.tolist()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
 
 
 def _check_texts(path: Path, texts: list | None, places: list[str], column: str, columns: list | None) -> list[str]:
@@ -98,7 +157,7 @@ def _check_texts(path: Path, texts: list | None, places: list[str], column: str,
     for text, place in zip(texts, places, strict=True):
         if text is _MISSING:
             raise DataError(path, f"no {column!r} in this row (--text-column names the text)", place)
-        if text is None or (isinstance(text, float) and math.isnan(text)):
+        if text is None or (isinstance(text, float) and math.isnan(text)) or text is pd.NA:
             raise DataError(path, f"empty {column!r} (every row needs a text)", place)
         if not isinstance(text, str):
             raise DataError(path, f"{column!r} is a {type(text).__name__}, not a text", place)
@@ -122,25 +181,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=positive_int, default=256, help="rows per step (default: %(default)s)")
     parser.add_argument("--task", type=Path, help="task file (default: the one saved beside the model)")
     parser.add_argument("--recipe", type=Path, help="an LLM adapter's prompt settings (default: saved beside it)")
-    parser.add_argument("--uncalibrated", action="store_true", help="the model's own probabilities, no temperature")
+    parser.add_argument(
+        "--uncalibrated", action="store_true", help="no temperature (an ensemble's own; its members keep theirs)"
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists (default: refuse)")
     args = parser.parse_args(argv)
     out_kind = args.output.suffix.lower().lstrip(".")
     if out_kind not in OUTPUT_FORMATS:
         parser.error(f"--output: {args.output} must end in .csv or .jsonl")
     if str(args.input) != "-" and args.input.resolve() == args.output.resolve():
         parser.error("--output: give another file than the input (the input is never overwritten)")
+    if args.output.exists() and not args.overwrite:
+        parser.error(f"--output: {args.output} exists; give --overwrite to replace it")
 
     # Everything is checked before the model loads: the model folder, the input, every row, the output columns.
     spec = model_spec(args.model, args.task, args.recipe)
     labels = spec.task.labels
     text_column = args.text_column or spec.task.text_column
     kind = input_format(args.input, args.input_format)
-    rows, texts, _ = read_rows(args.input, kind, text_column)
+    columns, rows, texts = read_rows(args.input, kind, text_column)
     added = output_columns(labels, args.prefix)
-    existing = set(rows.columns) if isinstance(rows, pd.DataFrame) else {key for row in rows for key in row}
-    if existing & set(added):
+    clash = [column for column in columns if column in added]
+    if clash:
         raise UserError(
-            f"{args.input}: has column(s) {', '.join(sorted(existing & set(added)))}, which the output adds; "
+            f"{args.input}: has column(s) {', '.join(clash)}, which the output adds; "
             "give --prefix (e.g. --prefix pred_) so that nothing of yours is overwritten"
         )
     print(f"{spec.describe()}\ninput: {args.input} ({len(texts)} rows, text column {text_column!r})")
@@ -156,21 +220,22 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - start
 
     best = probs.argmax(axis=1)
-    new = pd.DataFrame(probs, columns=added[2:])
-    new.insert(0, added[1], probs[np.arange(len(probs)), best])
-    new.insert(0, added[0], np.asarray(labels)[best])
-    if isinstance(rows, pd.DataFrame):
-        table = pd.concat([rows.reset_index(drop=True), new], axis=1)
-        if out_kind == "csv":
-            text = table.to_csv(index=False)
-        else:
-            text = table.to_json(orient="records", lines=True, force_ascii=False, date_format="iso")
+    extra = [
+        dict(zip(added, [labels[k], float(p[k]), *map(float, p)], strict=True))
+        for k, p in zip(best, probs, strict=True)
+    ]
+    if out_kind == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(columns + added)
+        for row, new in zip(rows, extra, strict=True):
+            writer.writerow([_cell(row.get(column)) for column in columns] + [_cell(v) for v in new.values()])
+        text = buffer.getvalue()
     else:
-        records = [row | extra for row, extra in zip(rows, new.to_dict(orient="records"), strict=True)]
-        if out_kind == "csv":
-            text = pd.DataFrame.from_records(records).to_csv(index=False)
-        else:
-            text = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+        text = "".join(
+            json.dumps(row | new, ensure_ascii=False, default=_plain) + "\n"
+            for row, new in zip(rows, extra, strict=True)
+        )
     write_text_atomic(args.output, text)
     counts = pd.Series(np.asarray(labels)[best]).value_counts().reindex(labels, fill_value=0)
     print(", ".join(f"{label} {count}" for label, count in counts.items()))

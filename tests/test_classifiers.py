@@ -251,8 +251,17 @@ def test_calibration_json_is_written_with_its_marker_and_foreign_files_are_kept(
     assert read_calibration(model) is None and read(model).calibration is None
     path = save_calibration(model, {"temperature": 1.5, "ece_before": 0.2})
     saved = json.loads(path.read_text())
-    assert saved == {"made_by": MADE_BY, "temperature": 1.5, "ece_before": 0.2}
+    assert saved == {
+        "made_by": MADE_BY,
+        "temperature": 1.5,
+        "ece_before": 0.2,
+        "weights_sha256": saved["weights_sha256"],
+    }
     assert read(model).calibration["temperature"] == 1.5
+    # weights changed since (retrained): the old temperature is refused, not applied
+    (model / "adapter_model.safetensors").write_bytes(b"other weights")
+    with pytest.raises(UserError, match="calibration.json: fitted on other weights than .* holds now"):
+        read(model)
     save_calibration(model, {"temperature": 2.5})  # ours: replaced
     assert read_calibration(model)["temperature"] == 2.5
     path.write_text(json.dumps({"temperature": 0.7}))  # someone else's

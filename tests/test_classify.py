@@ -72,8 +72,12 @@ def refused(capsys, message: str) -> str:
 
 
 BAD_ROWS = {
-    "empty csv cell": ("in.csv", "id,text\n1,hello\n2,world\n3,\n", "row 3: empty 'text' (every row needs a text)"),
-    "blank csv cell": ("in.csv", 'id,text\n1,hello\n2,"   "\n', "row 2: empty 'text'"),
+    "empty csv cell": ("in.csv", "id,text\n1,hello\n2,world\n3,\n", "line 4: empty 'text' (every row needs a text)"),
+    "blank csv cell": ("in.csv", 'id,text\n1,hello\n2,"   "\n', "line 3: empty 'text'"),
+    "csv row of other length": ("in.csv", "text,id\nhello,1,\n", "line 2: 3 fields where the header has 2"),
+    "csv blank line": ("in.csv", "text\nhello\n\nworld\n", "line 3: 0 fields where the header has 1 (a blank"),
+    "csv header repeated": ("in.csv", "text,note,note\na,b,c\n", "line 1: the header names 'note' more than once"),
+    "csv header unnamed": ("in.csv", ",text\n0,a\n", "line 1: column 1 of the header has no name"),
     "blank jsonl text": ("in.jsonl", '{"text": "a"}\n\n{"text": "  "}\n', "line 3: empty 'text'"),
     "null jsonl text": ("in.jsonl", '{"text": "a"}\n{"text": null}\n', "line 2: empty 'text'"),
     "jsonl text not a string": ("in.jsonl", '{"text": 7}\n', "line 1: 'text' is a int, not a text"),
@@ -110,8 +114,11 @@ def test_a_bad_parquet_row_and_a_bad_stdin_line_are_refused(fake_encoder, script
 def test_an_existing_output_is_left_as_it_was_when_the_input_is_refused(fake_encoder, script, capsys, tmp_path):
     output = write(tmp_path / "labelled.csv", "my earlier results\n")
     source = write(tmp_path / "in.csv", 'text\nfine\n""\n')
-    assert script("classify", "--model", fake_encoder, "--input", source, "--output", output) == 1
-    refused(capsys, f"{source}: row 2: empty 'text'")
+    with pytest.raises(SystemExit) as exit:  # an existing output is refused by argparse without --overwrite
+        script("classify", "--model", fake_encoder, "--input", source, "--output", output)
+    assert exit.value.code == 2 and f"{output} exists; give --overwrite to replace it" in capsys.readouterr().err
+    assert script("classify", "--model", fake_encoder, "--input", source, "--output", output, "--overwrite") == 1
+    refused(capsys, f"{source}: line 3: empty 'text'")
     assert output.read_text() == "my earlier results\n"
 
 
@@ -128,7 +135,7 @@ def test_input_columns_the_output_would_overwrite_need_a_prefix(fake_encoder, sc
     source = write(tmp_path / "gold.csv", "text,label,confidence\ni feel sad,sadness,high\n")
     args = ("--model", fake_encoder, "--input", source, "--output", tmp_path / "o.csv")
     assert script("classify", *args) == 1
-    err = refused(capsys, f"{source}: has column(s) confidence, label, which the output adds")
+    err = refused(capsys, f"{source}: has column(s) label, confidence, which the output adds")
     assert "--prefix" in err
     rows = write(tmp_path / "rows.jsonl", '{"text": "a"}\n{"text": "b", "p_joy": 1}\n')
     assert script("classify", "--model", fake_encoder, "--input", rows, "--output", tmp_path / "o.csv") == 1
@@ -145,7 +152,7 @@ def test_unknown_files_and_folders_are_refused(fake_encoder, script, capsys, tmp
     csv = write(tmp_path / "in.csv", "text\nhello\n")
     absent = tmp_path / "absent.csv"
     assert script("classify", "--model", fake_encoder, "--input", absent, "--output", tmp_path / "o.csv") == 1
-    refused(capsys, f"{tmp_path / 'absent.csv'}: no such file")
+    refused(capsys, f"{tmp_path / 'absent.csv'}: No such file or directory")
     assert script("classify", "--model", tmp_path, "--input", csv, "--output", tmp_path / "o.csv") == 1
     refused(capsys, f"{tmp_path}: not a trained model (no ensemble.json, encoder_config.json or adapter_config.json)")
     assert script("classify", "--model", tmp_path / "nowhere", "--input", csv, "--output", tmp_path / "o.csv") == 1

@@ -226,12 +226,41 @@ def check_replaceable(path: Path) -> None:
         raise UserError(f"{path}: exists and was not written by emotion-sft; not replaced (move it away first)")
 
 
+def weights_fingerprint(model_dir: str | os.PathLike[str]) -> str:
+    """SHA-256 of what a model folder's predictions come from: its weight files (an ensemble: its spec)."""
+    import hashlib
+
+    model_dir = Path(model_dir)
+    digest = hashlib.sha256()
+    files = (
+        [model_dir / ENSEMBLE_FILE]
+        if (model_dir / ENSEMBLE_FILE).is_file()
+        else sorted(p for p in model_dir.iterdir() if p.suffix in (".safetensors", ".bin") and p.is_file())
+    )
+    for file in files:
+        digest.update(file.name.encode() + b"\0" + file.read_bytes())
+    return digest.hexdigest()
+
+
 def save_calibration(model_dir: str | os.PathLike[str], calibration: dict) -> Path:
-    """Write `calibration.json` beside a model (replacing only one we wrote)."""
+    """Write `calibration.json` beside a model (replacing only one we wrote), with the fingerprint of the
+    weights it was fitted on: a model retrained since is not silently given the old temperature."""
     path = Path(model_dir) / CALIBRATION_FILE
     check_replaceable(path)
-    write_text_atomic(path, dumps_json({"made_by": MADE_BY, **calibration}))
+    record = {"made_by": MADE_BY, **calibration, "weights_sha256": weights_fingerprint(model_dir)}
+    write_text_atomic(path, dumps_json(record))
     return path
+
+
+def current_calibration(model_dir: str | os.PathLike[str]) -> dict | None:
+    """`read_calibration`, refused (UserError) when it was fitted on other weights than the folder holds now."""
+    calibration = read_calibration(model_dir)
+    if calibration and calibration.get("weights_sha256") not in (None, weights_fingerprint(model_dir)):
+        raise UserError(
+            f"{Path(model_dir) / CALIBRATION_FILE}: fitted on other weights than {model_dir} holds now (retrained "
+            f"since?); fit it again: python scripts/calibrate.py --model {model_dir}"
+        )
+    return calibration
 
 
 def save_ensemble(
@@ -248,13 +277,23 @@ def save_ensemble(
     spec = {
         "made_by": MADE_BY,
         "members": [
-            {"path": os.path.relpath(Path(m).absolute(), output_dir.absolute()), "weight": float(w)}
+            {
+                "path": os.path.relpath(Path(m).absolute(), output_dir.absolute()),
+                "weight": float(w),
+                "temperature": (read_calibration(m) or {}).get("temperature"),  # as calibrated when chosen
+            }
             for m, w in zip(members, weights, strict=True)
         ],
         **(extra or {}),
     }
     write_text_atomic(path, dumps_json(spec))
     return path
+
+
+def read_member_temperatures(model_dir: str | os.PathLike[str]) -> list[float | None]:
+    """The temperature each member had when the ensemble was made (None: not recorded)."""
+    spec = read_json_file(Path(model_dir) / ENSEMBLE_FILE, ["members"])
+    return [m.get("temperature") if isinstance(m, dict) else None for m in spec["members"]]
 
 
 def read_ensemble(model_dir: str | os.PathLike[str]) -> list[tuple[Path, float]]:
@@ -361,7 +400,7 @@ def read_model(
 
     path = Path(path)
     kind = model_kind(path)
-    calibration = read_calibration(path)
+    calibration = current_calibration(path)
     if kind == "ensemble":
         if path.resolve() in _seen:
             raise DataError(path / ENSEMBLE_FILE, "an ensemble cannot contain itself")
@@ -382,12 +421,20 @@ def read_model(
         labels = {spec.task.labels for spec, _ in members}
         if len(labels) > 1:
             raise DataError(path / ENSEMBLE_FILE, "its members were trained on different labels")
+        for (spec, _), saved in zip(members, read_member_temperatures(path), strict=True):
+            now = spec.calibration["temperature"] if spec.calibration else None
+            if saved is not None and now != saved:
+                raise UserError(
+                    f"{spec.path}: its temperature changed since the ensemble {path} was made (weight and "
+                    f"temperature were chosen on the old one); make it again with scripts/ensemble.py"
+                )
         details = "\n".join(
             f"  member (weight {w:.2f}): {spec.describe()}".replace("\n", "\n    ") for spec, w in members
         )
 
-        def load_ensemble() -> Classifier:
-            return Ensemble([spec.load() for spec, _ in members], [w for _, w in members])
+        def load_ensemble() -> Classifier:  # a member of weight 0 changes nothing: not loaded
+            used = [(spec, w) for spec, w in members if w > 0]
+            return Ensemble([spec.load() for spec, _ in used], [w for _, w in used])
 
         return ModelSpec(path, kind, members[0][0].task, details, load_ensemble, calibration, members)
     if kind == "encoder":

@@ -32,6 +32,11 @@ def read_text(path: Path) -> str:
         data = path.read_bytes()
     except OSError as exc:
         raise DataError(path, exc.strerror or str(exc)) from None
+    return decode(data, path)
+
+
+def decode(data: bytes, path: str | os.PathLike[str]) -> str:
+    """UTF-8 bytes (a BOM dropped) as text; undecodable bytes raise DataError naming `path` and the line."""
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
