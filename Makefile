@@ -52,7 +52,7 @@ CURVE_STEPS ?= 250
 # llamafactory-cli starts `torchrun` by name for multi-process training: find the venv's.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help setup setup-gpu data model train train-full predict eval label-scores encoder calibrate ensemble compare demo gpu-smoke webui serve bench learning-curve test test-fast lint clean
+.PHONY: help setup setup-gpu data model train train-full predict eval label-scores encoder calibrate ensemble compare results demo gpu-smoke webui serve bench learning-curve test test-fast lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -134,6 +134,9 @@ compare: setup  ## every run made so far (generation, label scoring, encoder, en
 	  if [ -n "$$file" ]; then files="$$files $$file"; names="$$names,$${run%%:*}"; fi; done; \
 	test -n "$$files" || { echo "no predictions yet: run make demo, make label-scores, make encoder or make ensemble"; exit 1; }; \
 	$(BIN)/python scripts/eval_accuracy.py $$files --names "$${names#,}" --output-dir $(TASK_SAVES)/compare --task $(TASK)
+
+results: setup  ## re-score the committed test predictions behind the README's results (results/*.jsonl), with McNemar
+	$(BIN)/python scripts/eval_accuracy.py $(sort $(wildcard results/*.jsonl)) --output-dir saves/results
 
 demo:  ## the main job on a fresh machine: setup, data, model, train, predict, eval (~24 min on 2 cores)
 	@set -e; for stage in setup data model train predict eval; do \

@@ -220,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - start
 
     best = probs.argmax(axis=1)
+    probs = probs.round(6)  # finer than any decision made from them, and readable
     extra = [
         dict(zip(added, [labels[k], float(p[k]), *map(float, p)], strict=True))
         for k, p in zip(best, probs, strict=True)

@@ -2,14 +2,15 @@
 """Average two models' calibrated probabilities, with the weight chosen on the validation split.
 
     python scripts/ensemble.py --members saves/smollm2-135m/lora/sft saves/minilm-l6/lora \
-        --output-dir saves/ensemble
+        --output-dir saves/smollm2-135m/lora/ensemble
 
 Each member (a LoRA adapter, an encoder or another ensemble) is calibrated first: its saved temperature, or one
 fitted here on the validation split and saved beside it (as calibrate.py does). The ensemble predicts
-w * p_first + (1 - w) * p_second; w is the one of 0, 0.05, ..., 1 with the highest validation accuracy (ties:
-the lower log loss). Writes OUTPUT/ensemble.json (the members, relative to OUTPUT, and the weights, with every
-weight's validation figures) and the ensemble's own temperature (OUTPUT/calibration.json, calibration.png).
-classify.py, predict_split.py and calibrate.py take OUTPUT as a model.
+w * p_first + (1 - w) * p_second; w is the one of 0, 0.05, ..., 1 with the lowest validation log loss (a
+smoother criterion than accuracy, which differs by a few rows between weights: see choose_weight). Writes
+OUTPUT/ensemble.json (the members, relative to OUTPUT, their weights and temperatures, and every weight's
+validation figures) and the ensemble's own temperature (OUTPUT/calibration.json, calibration.png).
+classify.py, predict_split.py and calibrate.py take OUTPUT as a model: `make ensemble` writes $(SAVES)/ensemble.
 """
 
 from __future__ import annotations

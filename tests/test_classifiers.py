@@ -221,7 +221,7 @@ def test_a_temperature_changes_the_confidence_not_the_label():
     assert "temperature 2.000" in spec.describe()
 
 
-def test_the_weight_is_chosen_by_accuracy_then_log_loss():
+def test_the_weight_is_chosen_by_log_loss():
     gold = np.array([0, 1, 2, 0])
     good = np.array([[0.9, 0.05, 0.05], [0.05, 0.9, 0.05], [0.05, 0.05, 0.9], [0.8, 0.1, 0.1]])
     bad = np.roll(good, 1, axis=1)  # always wrong
@@ -230,6 +230,11 @@ def test_the_weight_is_chosen_by_accuracy_then_log_loss():
     assert table[0]["weight"] == 1.0 and table[0]["accuracy"] == 1.0  # all weight on the good model
     assert table[-1]["weight"] == 0.0 and table[-1]["accuracy"] == 0.0
     assert choose_weight(bad, good, gold)[0]["weight"] == 0.0
+    assert [r["log_loss"] for r in table] == sorted(r["log_loss"] for r in table)
+    # two half-right models: the average beats either one in log loss, though not in accuracy
+    sure = np.array([[0.98, 0.01, 0.01], [0.01, 0.98, 0.01], [0.98, 0.01, 0.01], [0.98, 0.01, 0.01]])
+    other = np.array([[0.5, 0.25, 0.25], [0.1, 0.45, 0.45], [0.25, 0.25, 0.5], [0.25, 0.5, 0.25]])
+    assert 0 < choose_weight(sure, other, gold)[0]["weight"] < 1
 
 
 # ---- saved files -----------------------------------------------------------------------------------------------
