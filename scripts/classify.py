@@ -157,7 +157,7 @@ def _check_texts(path: Path, texts: list | None, places: list[str], column: str,
     for text, place in zip(texts, places, strict=True):
         if text is _MISSING:
             raise DataError(path, f"no {column!r} in this row (--text-column names the text)", place)
-        if text is None or (isinstance(text, float) and math.isnan(text)) or text is pd.NA:
+        if text is None or (isinstance(text, float) and math.isnan(text)):  # JSON null or NaN
             raise DataError(path, f"empty {column!r} (every row needs a text)", place)
         if not isinstance(text, str):
             raise DataError(path, f"{column!r} is a {type(text).__name__}, not a text", place)

@@ -302,6 +302,15 @@ def test_an_ensembles_spec_round_trips_and_moves_with_its_folder(tmp_path):
         ("encoder", (Path(moved) / "b" / "enc").resolve(), 0.75),
     ]
     assert "member (weight 0.25): encoder model" in model.describe()
+    # the weight was chosen on the members' temperatures then: a member recalibrated since is refused
+    calibrated = [fake_encoder(tmp_path / "c1"), fake_encoder(tmp_path / "c2")]
+    save_calibration(calibrated[0], {"temperature": 1.5})
+    save_ensemble(tmp_path / "ens2", calibrated, [0.5, 0.5])
+    assert json.loads((tmp_path / "ens2" / "ensemble.json").read_text())["members"][0]["temperature"] == 1.5
+    assert read(tmp_path / "ens2").members[0][0].calibration["temperature"] == 1.5
+    save_calibration(calibrated[0], {"temperature": 2.0})
+    with pytest.raises(UserError, match="c1: its temperature changed since the ensemble .* was made"):
+        read(tmp_path / "ens2")
     save_ensemble(Path(moved) / "ens", members[:1] + members[:1], [1, 1])  # ours: replaced
 
 

@@ -295,14 +295,9 @@ def save_ensemble(
     return path
 
 
-def read_member_temperatures(model_dir: str | os.PathLike[str]) -> list[float | None]:
-    """The temperature each member had when the ensemble was made (None: not recorded)."""
-    spec = read_json_file(Path(model_dir) / ENSEMBLE_FILE, ["members"])
-    return [m.get("temperature") if isinstance(m, dict) else None for m in spec["members"]]
-
-
 def read_ensemble(model_dir: str | os.PathLike[str]) -> list[tuple[Path, float]]:
-    """The members (folders, resolved from the spec's folder) and weights of a saved ensemble."""
+    """The members (folders, resolved from the spec's folder) and weights of a saved ensemble. A member whose
+    temperature changed since the spec was written is refused (UserError)."""
     path = Path(model_dir) / ENSEMBLE_FILE
     spec = read_json_file(path, ["members"])
     members = spec["members"]
@@ -314,7 +309,14 @@ def read_ensemble(model_dir: str | os.PathLike[str]) -> list[tuple[Path, float]]
         good = isinstance(member, dict) and isinstance(member.get("path"), str) and isinstance(weight, int | float)
         if not good or not 0 <= weight < float("inf"):
             raise DataError(path, f'member {i + 1}: expected {{"path": folder, "weight": a number >= 0}}')
-        result.append((Path(os.path.normpath(Path(model_dir) / member["path"])), float(weight)))
+        folder = Path(os.path.normpath(Path(model_dir) / member["path"]))
+        saved = member.get("temperature")  # as the member was calibrated when the weight was chosen
+        if saved is not None and (read_calibration(folder) or {}).get("temperature") != saved:
+            raise UserError(
+                f"{folder}: its temperature changed since the ensemble {model_dir} was made (weight and "
+                f"temperature were chosen on the old one); make it again with scripts/ensemble.py"
+            )
+        result.append((folder, float(weight)))
     if not sum(w for _, w in result) > 0:
         raise DataError(path, "the members' weights sum to 0")
     return result
@@ -426,13 +428,6 @@ def read_model(
         labels = {spec.task.labels for spec, _ in members}
         if len(labels) > 1:
             raise DataError(path / ENSEMBLE_FILE, "its members were trained on different labels")
-        for (spec, _), saved in zip(members, read_member_temperatures(path), strict=True):
-            now = spec.calibration["temperature"] if spec.calibration else None
-            if saved is not None and now != saved:
-                raise UserError(
-                    f"{spec.path}: its temperature changed since the ensemble {path} was made (weight and "
-                    f"temperature were chosen on the old one); make it again with scripts/ensemble.py"
-                )
         details = "\n".join(
             f"  member (weight {w:.2f}): {spec.describe()}".replace("\n", "\n    ") for spec, w in members
         )
