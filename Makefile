@@ -30,6 +30,7 @@ MODEL_DIR ?= models/SmolLM2-135M-Instruct
 TASK_SAVES = $(if $(OTHER_TASK),saves/$(TASK_NAME),saves)
 SAVES ?= $(TASK_SAVES)/smollm2-135m/lora
 ENCODER_SAVES ?= $(TASK_SAVES)/minilm-l6/lora
+HEAD_SAVES ?= $(TASK_SAVES)/smollm2-135m/head
 ENSEMBLE_SAVES ?= $(SAVES)/ensemble
 # The recipes name the emotion datasets; for another task these llamafactory-cli overrides name its own (the same
 # splits and kind: the CPU recipes train on the text alone) and its output folders. Nothing for the emotion task.
@@ -52,7 +53,7 @@ CURVE_STEPS ?= 250
 # llamafactory-cli starts `torchrun` by name for multi-process training: find the venv's.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help setup setup-gpu data model train train-full predict eval label-scores encoder calibrate ensemble compare results demo gpu-smoke webui serve bench learning-curve test test-fast lint clean
+.PHONY: help setup setup-gpu data model train train-full predict eval label-scores encoder head calibrate ensemble compare results demo gpu-smoke webui serve bench learning-curve test test-fast lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -111,6 +112,12 @@ label-scores: setup  ## classify the test split by scoring each label (no genera
 
 encoder: data  ## the seed's encoder + LoRA classifier (all-MiniLM-L6-v2) on the full training split (~20 min)
 	$(BIN)/python scripts/train_encoder_baseline.py --output-dir $(ENCODER_SAVES) --task $(TASK)
+
+# The seed's DistilBERT method on the decoder: LlamaForSequenceClassification (a head on the last token) + LoRA.
+# LLaMA-Factory does not train classification heads (its issues #1463, #5753), so transformers' Trainer does.
+head: data model  ## SmolLM2-135M with a classification head + LoRA on all 16,000 rows, 1 epoch, bf16 (~40 min)
+	$(BIN)/python scripts/train_encoder_baseline.py --model $(abspath $(MODEL_DIR)) --output-dir $(HEAD_SAVES) \
+	  --task $(TASK) --epochs 1 --batch-size 16 --learning-rate 5e-4 --lora-alpha 16 --bf16
 
 calibrate: setup  ## fit the LLM adapter's and the encoder's temperatures on the validation split (~2 min)
 	@ls -d $(SAVES)/sft $(ENCODER_SAVES) >/dev/null 2>&1 || { echo "nothing to calibrate yet: run make train or make encoder"; exit 1; }

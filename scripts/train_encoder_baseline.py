@@ -3,6 +3,11 @@
 
     python scripts/train_encoder_baseline.py --output-dir saves/minilm/lora
     python scripts/train_encoder_baseline.py --model distilbert-base-uncased --output-dir saves/distilbert/lora
+    python scripts/train_encoder_baseline.py --model models/SmolLM2-135M-Instruct --bf16 --epochs 1 \
+        --batch-size 16 --learning-rate 5e-4 --lora-alpha 16 --output-dir saves/smollm2-135m/head   # make head
+
+Any model transformers can load as AutoModelForSequenceClassification: an encoder, or a decoder such as SmolLM2
+(LlamaForSequenceClassification: the head reads the last token; the config must name a pad token).
 
 Reads data/<task>_{train,validation,test}.json (make data; the task: --task, default tasks/emotion.yaml),
 keeps the epoch with the best validation accuracy, saves the adapter and the task (task.yaml) in OUTPUT_DIR
@@ -70,6 +75,7 @@ TYPES = {
     "max_train_samples": positive_int,
     "max_eval_samples": positive_int,
     "max_steps": max_steps,
+    "bf16": bool,  # --bf16 / --no-bf16
 }
 
 
@@ -80,10 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output-dir", type=output_dir, required=True, help="adapter, predictions, metrics")
     defaults = EncoderConfig()
     for f in fields(EncoderConfig):
-        value = getattr(defaults, f.name)
-        parser.add_argument(
-            f"--{f.name.replace('_', '-')}", type=TYPES[f.name], default=value, help=f"(default: {value})"
-        )
+        value, flag = getattr(defaults, f.name), f"--{f.name.replace('_', '-')}"
+        if TYPES[f.name] is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=value, help=f"(default: {value})")
+        else:
+            parser.add_argument(flag, type=TYPES[f.name], default=value, help=f"(default: {value})")
     args = parser.parse_args(argv)
     config = EncoderConfig(**{f.name: getattr(args, f.name) for f in fields(EncoderConfig)})
     if Path(config.model).is_dir() and not (Path(config.model) / "config.json").is_file():

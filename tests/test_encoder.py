@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from conftest import EMOTION, TASK_FILE, convert_sample, run_script
@@ -132,3 +133,38 @@ def test_an_adapter_saved_without_its_task_takes_the_given_one(tickets_adapter, 
     # a task with another number of labels than the saved head: one clear error, not a size-mismatch traceback
     with pytest.raises(UserError, match="does not have 6 outputs, one per label of task emotion"):
         EncoderClassifier(old, default_task=EMOTION)
+
+
+def test_a_decoder_trains_as_a_sequence_classifier_and_padding_does_not_change_its_answers(
+    tiny_llama, tmp_path
+):
+    """`make head`'s path on a tiny Llama whose config and tokenizer name no pad token (as Llama 3's): the
+    end-of-text token pads and reaches the head, so a text classified in a padded batch gets the probabilities
+    it gets alone."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    from emotion_sft.encoder import EncoderClassifier, EncoderConfig, train
+
+    model = shutil.copytree(tiny_llama, tmp_path / "llama")
+    config = AutoConfig.from_pretrained(model)
+    config.pad_token_id = None
+    config.save_pretrained(model)
+    tokenizer = AutoTokenizer.from_pretrained(model)
+    tokenizer.pad_token = None  # Llama 3's has none either: the end-of-text token pads
+    tokenizer.save_pretrained(model)
+    texts = ["i was charged twice on my card this month", "crash", "thanks for the quick help with everything"]
+    pairs = zip(texts, TICKETS.labels, strict=True)
+    rows = [{"instruction": TICKETS.instruction, "input": t, "output": y} for t, y in pairs]
+    (tmp_path / "data").mkdir()
+    for split in ("train", "validation", "test"):
+        (tmp_path / "data" / TICKETS.data_file(split)).write_text(json.dumps(rows * 2))
+    train(EncoderConfig(model=str(model), max_steps=2, batch_size=6, max_length=32), tmp_path / "data",
+          tmp_path / "head", TICKETS)  # fmt: skip
+    adapter = json.loads((tmp_path / "head" / "adapter_config.json").read_text())
+    assert adapter["task_type"] == "SEQ_CLS" and "score" in adapter["modules_to_save"]
+
+    classifier = EncoderClassifier(tmp_path / "head")
+    assert classifier.model.config.pad_token_id == classifier.tokenizer.pad_token_id is not None
+    together = classifier.predict_proba(texts, batch_size=3)
+    alone = np.vstack([classifier.predict_proba([t], batch_size=1) for t in texts])
+    assert together == pytest.approx(alone, abs=1e-5)
