@@ -115,7 +115,7 @@ encoder: data  ## the seed's encoder + LoRA classifier (all-MiniLM-L6-v2) on the
 
 # The seed's DistilBERT method on the decoder: LlamaForSequenceClassification (a head on the last token) + LoRA.
 # LLaMA-Factory does not train classification heads (its issues #1463, #5753), so transformers' Trainer does.
-head: data model  ## SmolLM2-135M with a classification head + LoRA on all 16,000 rows, 1 epoch, bf16 (~40 min)
+head: data model  ## SmolLM2-135M with a classification head + LoRA on all 16,000 rows, 1 epoch, bf16 (~28 min): 0.926
 	$(BIN)/python scripts/train_encoder_baseline.py --model $(abspath $(MODEL_DIR)) --output-dir $(HEAD_SAVES) \
 	  --task $(TASK) --epochs 1 --batch-size 16 --learning-rate 5e-4 --lora-alpha 16 --bf16
 

@@ -177,3 +177,12 @@ def test_task_info_prints_a_field_and_saves_the_task_beside_a_model(tickets, tmp
     }
     result = run_script("task_info.py", tickets, "--save", model, "--recipe", recipe, "dataset")
     assert result.returncode == 2 and "overrides are KEY=VALUE, got 'dataset'" in result.stderr
+
+
+@needs_venv
+def test_head_trains_smollm2_as_a_classifier_of_the_tasks_labels(tickets):
+    emotion = " ".join(command(make_n("head"), "train_encoder_baseline.py").split())
+    assert "SmolLM2-135M-Instruct --output-dir saves/smollm2-135m/head --task tasks/emotion.yaml" in emotion
+    assert emotion.endswith("--epochs 1 --batch-size 16 --learning-rate 5e-4 --lora-alpha 16 --bf16")
+    own = " ".join(command(make_for(tickets, "head"), "train_encoder_baseline.py").split())
+    assert f"--output-dir saves/tickets/smollm2-135m/head --task {tickets}" in own
