@@ -10,6 +10,10 @@ temperature is fitted by scikit-learn (CalibratedClassifierCV over the frozen mo
 Writes MODEL/calibration.json (the temperature, ECE and log loss before and after), which classify.py,
 predict_split.py and ensemble.py apply, and MODEL/calibration.png (the reliability diagram). A temperature
 changes no prediction, only the confidence.
+
+--balance also chooses label offsets for macro F1 on the same split: the probabilities divided by the labels'
+frequencies in the training split (data/<task>_train.json) raised to a power of 0, 0.1, ..., 1, the power with
+the highest macro F1 kept (choose_balance). Offsets do change predictions: towards the rare labels.
 """
 
 from __future__ import annotations
@@ -19,17 +23,22 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from defaults import DATA_DIR, model_spec
 from emotion_sft.classifiers import (
     CALIBRATION_FILE,
+    OFFSETS,
     calibrate,
     check_replaceable,
+    choose_balance,
     labelled_split,
     ours,
     save_calibration,
 )
 from emotion_sft.cli import UserError, run
-from emotion_sft.report import plot_reliability
+from emotion_sft.report import markdown, plot_reliability
 
 TASK_HELP = "task file (default: the one saved beside the model, else tasks/emotion.yaml)"
 
@@ -40,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, help="labelled split to fit on (default: data/<task>_validation.json)")
     parser.add_argument("--task", type=Path, help=TASK_HELP)
     parser.add_argument("--recipe", type=Path, help="an LLM adapter's prompt settings (default: saved beside it)")
+    parser.add_argument("--balance", action="store_true", help="also choose label offsets for macro F1 (see above)")
+    parser.add_argument("--train-data", type=Path, help="--balance's label counts (default: data/<task>_train.json)")
     args = parser.parse_args(argv)
 
     spec = model_spec(args.model, args.task, args.recipe)
@@ -49,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(f"{diagram}: exists and was not written by emotion-sft; not replaced (move it away first)")
     data = args.data or DATA_DIR / spec.task.data_file("validation")
     texts, gold = labelled_split(data, spec.task, every_label=True)
+    if args.balance:  # read before the model loads: a missing or broken training split stops it here
+        train = args.train_data or DATA_DIR / spec.task.data_file("train")
+        counts = np.bincount(labelled_split(train, spec.task, every_label=True)[1], minlength=len(spec.task.labels))
     print(f"{spec.describe()}\ndata: {data} ({len(texts)} rows)")
 
     model = spec.load(calibrated=False)
@@ -56,7 +70,17 @@ def main(argv: list[str] | None = None) -> int:
     probs = model.predict_proba(texts, progress=True)
     seconds = time.perf_counter() - start
     calibration, after = calibrate(probs, gold)
-    path = save_calibration(args.model, {**calibration, "fitted_on": str(data), "made_with": "scripts/calibrate.py"})
+    calibration.update(fitted_on=str(data), made_with="scripts/calibrate.py")
+    if args.balance:
+        table = choose_balance(after, gold, counts / counts.sum())
+        best = table[0]
+        calibration.update({"balance_power": best["power"], OFFSETS: best["offsets"], "priors_from": str(train),
+                            "balance_tried": table})  # fmt: skip
+        print(markdown(pd.DataFrame(sorted(table, key=lambda r: r["power"])).drop(columns="offsets")))
+        none = next(row for row in table if row["power"] == 0.0)
+        print(f"label offsets: power {best['power']:.1f}; macro F1 {none['macro_f1']:.4f} -> {best['macro_f1']:.4f}, "
+              f"accuracy {none['accuracy']:.4f} -> {best['accuracy']:.4f}")  # fmt: skip
+    path = save_calibration(args.model, calibration)
     correct = probs.argmax(axis=1) == gold
     plot_reliability(
         {

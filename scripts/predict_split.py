@@ -4,8 +4,9 @@
     python scripts/predict_split.py --model saves/ensemble --output saves/ensemble/predictions.jsonl
 
 MODEL: a LoRA adapter (label scoring), an encoder or an ensemble; its saved temperature (calibrate.py) is
-applied. Writes one JSON line per row: text, predict (a label), label (the reference), probs and, when a
-temperature was applied, probs_uncalibrated (so eval_accuracy.py reports ECE before and after).
+applied, and its label offsets (calibrate.py --balance). Writes one JSON line per row: text, predict (a label),
+label (the reference), probs and, when a temperature was applied, probs_uncalibrated (so eval_accuracy.py
+reports ECE before and after).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     raw = model.predict_proba(texts, progress=True)
     seconds = time.perf_counter() - start
-    probs = scale(raw, float(spec.calibration["temperature"])) if spec.calibration else raw
+    probs = scale(raw, float(spec.calibration["temperature"]), spec.offsets) if spec.calibration else raw
     labels = spec.task.labels
     rows = [
         {"text": text, "predict": labels[int(p.argmax())], "label": labels[g], "probs": row}

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy.special import softmax
+from sklearn.metrics import f1_score
 
 from conftest import EMOTION
 from emotion_sft.classifiers import (
@@ -25,6 +26,7 @@ from emotion_sft.classifiers import (
     TemperatureScaled,
     calibrate,
     check_replaceable,
+    choose_balance,
     choose_weight,
     combine,
     fit_temperature,
@@ -235,6 +237,49 @@ def test_the_weight_is_chosen_by_log_loss():
     sure = np.array([[0.98, 0.01, 0.01], [0.01, 0.98, 0.01], [0.98, 0.01, 0.01], [0.98, 0.01, 0.01]])
     other = np.array([[0.5, 0.25, 0.25], [0.1, 0.45, 0.45], [0.25, 0.25, 0.5], [0.25, 0.5, 0.25]])
     assert 0 < choose_weight(sure, other, gold)[0]["weight"] < 1
+
+
+def test_label_offsets_for_macro_f1_move_predictions_towards_a_rare_label_the_model_neglects():
+    rng = np.random.default_rng(1)
+    gold = rng.choice(3, size=3000, p=[0.6, 0.3, 0.1])
+    logits = rng.normal(size=(3000, 3)) + 2.0 * np.eye(3)[gold]
+    probs = softmax(logits - [0.0, 0.0, 1.5], axis=1)  # the rare label under-predicted
+    table = choose_balance(probs, gold, [0.6, 0.3, 0.1])
+    assert sorted(r["power"] for r in table) == [round(i / 10, 6) for i in range(11)]
+    none = next(r for r in table if r["power"] == 0.0)
+    assert none["offsets"] == [0.0, 0.0, 0.0]
+    assert none["macro_f1"] == pytest.approx(f1_score(gold, probs.argmax(axis=1), average="macro"))
+    best = table[0]
+    assert best["power"] > 0 and best["macro_f1"] > none["macro_f1"] + 0.02
+    assert best["offsets"] == pytest.approx(-best["power"] * np.log([0.6, 0.3, 0.1]), abs=1e-6)
+    shifted = scale(probs, 1.0, best["offsets"])
+    assert f1_score(gold, shifted.argmax(axis=1), average="macro") == pytest.approx(best["macro_f1"])
+    assert (shifted.argmax(axis=1) == 2).sum() > (probs.argmax(axis=1) == 2).sum()
+    # a model that already predicts every label at its rate keeps power 0 (ties go to the smaller power)
+    assert choose_balance(np.eye(3)[gold], gold, [0.6, 0.3, 0.1])[0]["power"] == 0.0
+
+
+def test_saved_offsets_are_applied_after_the_temperature_but_not_inside_an_ensemble(tmp_path):
+    calibration = {"temperature": 2.0, "label_offsets": [0.0, 0.0, 3.0], "balance_power": 0.5}
+    spec = ModelSpec(Path("m"), "encoder", TICKETS, "", lambda: Fixed(A), calibration)
+    assert spec.load().predict_proba(["x", "y"]) == pytest.approx(scale(A, 2.0, [0.0, 0.0, 3.0]))
+    assert spec.load().predict(["x", "y"]).tolist() == ["account", "account"]
+    assert spec.load(balanced=False).predict_proba(["x", "y"]) == pytest.approx(scale(A, 2.0))
+    assert "label offsets for macro F1 (power 0.5)" in spec.describe()
+    with pytest.raises(DataError, match="label_offsets has 2 numbers, not one per label of task tickets"):
+        ModelSpec(Path("m"), "encoder", TICKETS, "", lambda: Fixed(A), {**calibration, "label_offsets": [0, 1]})
+    # in a saved ensemble, a member is averaged with its temperature alone
+    members = [fake_encoder(tmp_path / "a", TICKETS), fake_encoder(tmp_path / "b", TICKETS)]
+    save_calibration(members[0], calibration)
+    save_ensemble(tmp_path / "ens", members, [1.0, 0.0])
+    ensemble = read(tmp_path / "ens")
+    assert ensemble.members[0][0].offsets == [0.0, 0.0, 3.0]
+    ensemble.members[0][0].loader = lambda: Fixed(A)  # the folder only looks like an encoder: answer for it
+    assert ensemble.load(calibrated=False).predict_proba(["x", "y"]) == pytest.approx(scale(A, 2.0))
+    for bad in ([0, "1", 2], "0 0 3", [0, float("nan"), 1]):
+        (members[0] / "calibration.json").write_text(json.dumps({**calibration, "label_offsets": bad}))
+        with pytest.raises(DataError, match="label_offsets must be a list of numbers"):
+            read(members[0])
 
 
 # ---- saved files -----------------------------------------------------------------------------------------------

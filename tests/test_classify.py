@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import io
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +21,7 @@ import pandas as pd
 import pytest
 
 from conftest import EMOTION, REPO_ROOT, convert_sample, run_script
-from emotion_sft.classifiers import MADE_BY, RECIPE_FILE, ModelSpec, read_ensemble, read_model
+from emotion_sft.classifiers import MADE_BY, RECIPE_FILE, ModelSpec, read_ensemble, read_model, scale
 from emotion_sft.cli import run
 
 ADDED = ["label", "confidence", *(f"p_{label}" for label in EMOTION.labels)]
@@ -355,6 +356,30 @@ def test_each_rows_probabilities_follow_it_whatever_the_order_and_batches(encode
         assert backwards[text] == pytest.approx(probs, abs=1e-4)
         assert csv[text] == pytest.approx(probs, abs=1e-4)
     assert len({tuple(np.round(p, 4)) for p in forwards.values()}) > 1  # the rows differ: a real check
+
+
+@pytest.mark.slow
+def test_calibrate_balance_saves_label_offsets_that_predict_split_applies(models, tmp_path):
+    encoder = tmp_path / "encoder"  # a copy, without any calibration another test saved
+    shutil.copytree(models.encoder, encoder, ignore=shutil.ignore_patterns("calibration.*"))
+    train = models.root / "data" / "emotion_train.json"
+    missing = run_script("calibrate.py", "--model", encoder, "--balance", "--train-data", tmp_path / "none.json")
+    assert missing.returncode == 1 and len(missing.stderr.splitlines()) == 1 and "none.json" in missing.stderr
+    assert not (encoder / "calibration.json").exists()
+    result = run_script("calibrate.py", "--model", encoder, "--data", models.validation, "--balance",
+                        "--train-data", train)  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    saved = json.loads((encoder / "calibration.json").read_text())
+    assert len(saved["label_offsets"]) == 6 and 0 <= saved["balance_power"] <= 1
+    assert len(saved["balance_tried"]) == 11 and saved["priors_from"] == str(train)
+    assert f"label offsets: power {saved['balance_power']:.1f}; macro F1" in result.stdout
+    out = tmp_path / "test.jsonl"
+    result = run_script("predict_split.py", "--model", encoder, "--data", models.test, "--output", out)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    raw = np.array([[r["probs_uncalibrated"][label] for label in EMOTION.labels] for r in rows])
+    probs = np.array([[r["probs"][label] for label in EMOTION.labels] for r in rows])
+    assert probs == pytest.approx(scale(raw, saved["temperature"], saved["label_offsets"]), abs=1e-5)
 
 
 @pytest.mark.slow

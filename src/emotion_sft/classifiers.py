@@ -31,6 +31,7 @@ from .task import Task, task_for_model
 
 CALIBRATION_FILE = "calibration.json"
 ENSEMBLE_FILE = "ensemble.json"
+OFFSETS = "label_offsets"  # calibration.json's per-label offsets (calibrate.py --balance)
 RECIPE_FILE = "training_recipe.yaml"  # the training recipe's prompt settings, saved beside an LLM adapter
 MADE_BY = "emotion-sft"  # marks the JSON files written here, which a re-run may replace
 _EPS = 1e-12  # as scikit-learn's temperature scaling: log(p + eps)
@@ -48,9 +49,36 @@ def predict(model: Classifier, texts: Sequence[str], progress: bool = False) -> 
 
 
 # ---- calibration ---------------------------------------------------------------------------------------------
-def scale(probs: np.ndarray, temperature: float) -> np.ndarray:
-    """Probabilities under a temperature: softmax(log(p) / T). T > 1 softens, T < 1 sharpens; argmax is kept."""
-    return softmax(np.log(np.asarray(probs, dtype=np.float64) + _EPS) / temperature, axis=1)
+def scale(probs: np.ndarray, temperature: float, offsets: Sequence[float] | None = None) -> np.ndarray:
+    """Probabilities under a temperature: softmax(log(p) / T). T > 1 softens, T < 1 sharpens; argmax is kept.
+    `offsets` (one per label, added to the scaled log-probabilities) shift the decision towards some labels."""
+    logits = np.log(np.asarray(probs, dtype=np.float64) + _EPS) / temperature
+    return softmax(logits if offsets is None else logits + np.asarray(offsets, dtype=np.float64), axis=1)
+
+
+def choose_balance(probs: np.ndarray, gold: Sequence[int], priors: Sequence[float], steps: int = 10) -> list[dict]:
+    """Label offsets for macro F1: the probabilities divided by the labels' training frequencies raised to a power
+    a = 0, 1/steps, ..., 1 (offsets -a * log(prior); 0 leaves the model as it is, 1 gives every label the same
+    prior). Per power: its offsets, accuracy and macro F1 on the labelled rows, best first: the highest macro
+    F1 (ties: the higher accuracy, then the smaller power). One knob, not one per label: a validation split has
+    a few dozen rows of its rarest label, too few to fit six offsets on."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    gold = np.asarray(gold)
+    log_priors = np.log(np.asarray(priors, dtype=np.float64))
+    rows = []
+    for power in np.linspace(0.0, 1.0, steps + 1):
+        offsets = -power * log_priors
+        predicted = (np.log(np.asarray(probs, dtype=np.float64) + _EPS) + offsets).argmax(axis=1)
+        rows.append(
+            {
+                "power": round(float(power), 6),
+                "offsets": [round(float(o), 6) for o in offsets],
+                "accuracy": float(accuracy_score(gold, predicted)),
+                "macro_f1": float(f1_score(gold, predicted, average="macro", labels=range(len(log_priors)))),
+            }
+        )
+    return sorted(rows, key=lambda r: (-r["macro_f1"], -r["accuracy"], r["power"]))
 
 
 def fit_temperature(probs: np.ndarray, gold: Sequence[int]) -> float:
@@ -100,13 +128,14 @@ class TemperatureScaled:
 
     model: Classifier
     temperature: float
+    offsets: Sequence[float] | None = None  # per label (calibrate.py --balance), after the temperature
 
     @property
     def classes_(self) -> tuple[str, ...]:
         return tuple(self.model.classes_)
 
     def predict_proba(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
-        return scale(self.model.predict_proba(texts, progress=progress), self.temperature)
+        return scale(self.model.predict_proba(texts, progress=progress), self.temperature, self.offsets)
 
     def predict(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
         return predict(self, texts, progress)
@@ -212,6 +241,11 @@ def read_calibration(model_dir: str | os.PathLike[str]) -> dict | None:
     temperature = data["temperature"]
     if not isinstance(temperature, int | float) or not 0 < temperature < float("inf"):
         raise DataError(path, f"temperature must be a positive number, got {temperature!r}")
+    offsets = data.get(OFFSETS)
+    if offsets is not None and not (
+        isinstance(offsets, list) and all(isinstance(o, int | float) and np.isfinite(o) for o in offsets)
+    ):
+        raise DataError(path, f"{OFFSETS} must be a list of numbers, one per label, got {offsets!r}")
     return data
 
 
@@ -357,15 +391,28 @@ class ModelSpec:
     calibration: dict | None = None
     members: list[tuple[ModelSpec, float]] = field(default_factory=list)
 
-    def load(self, calibrated: bool = True) -> Classifier:
-        """The classifier; with its saved temperature applied unless `calibrated` is False."""
+    def __post_init__(self) -> None:
+        if self.offsets is not None and len(self.offsets) != len(self.task.labels):
+            raise DataError(self.path / CALIBRATION_FILE, f"{OFFSETS} has {len(self.offsets)} numbers, not one per "
+                            f"label of task {self.task.name} ({len(self.task.labels)})")  # fmt: skip
+
+    @property
+    def offsets(self) -> list[float] | None:
+        """The label offsets saved by `calibrate.py --balance`, or None."""
+        return self.calibration.get(OFFSETS) if self.calibration else None
+
+    def load(self, calibrated: bool = True, balanced: bool = True) -> Classifier:
+        """The classifier; with its saved temperature applied unless `calibrated` is False, and its label offsets
+        (if any) unless `balanced` is False too. An ensemble's members are averaged without their offsets."""
         model = self.loader()
         if calibrated and self.calibration:
-            model = TemperatureScaled(model, float(self.calibration["temperature"]))
+            model = TemperatureScaled(model, float(self.calibration["temperature"]), self.offsets if balanced else None)
         return model
 
     def describe(self) -> str:
         temperature = f"temperature {self.calibration['temperature']:.3f}" if self.calibration else "not calibrated"
+        if self.offsets is not None:
+            temperature += f", label offsets for macro F1 (power {self.calibration.get('balance_power', '?')})"
         return f"{self.kind} model {self.path} ({temperature})\n{self.details}"
 
 
@@ -434,7 +481,7 @@ def read_model(
 
         def load_ensemble() -> Classifier:  # a member of weight 0 changes nothing: not loaded
             used = [(spec, w) for spec, w in members if w > 0]
-            return Ensemble([spec.load() for spec, _ in used], [w for _, w in used])
+            return Ensemble([spec.load(balanced=False) for spec, _ in used], [w for _, w in used])
 
         return ModelSpec(path, kind, members[0][0].task, details, load_ensemble, calibration, members)
     if kind == "encoder":
