@@ -8,7 +8,8 @@
 MODEL: a LoRA adapter saved by `llamafactory-cli train` (scored by label likelihood; base model, template,
 system prompt and prompt kind from the recipe `make train` saves beside it, else
 examples/smollm2_lora_predict.yaml; --recipe overrides), an encoder (train_encoder_baseline.py) or an ensemble
-(ensemble.py). Its saved temperature (calibrate.py) is applied, so `confidence` means what it says.
+(ensemble.py). Its saved temperature (calibrate.py) is applied, so `confidence` means what it says; label
+offsets saved by calibrate.py --balance are applied too, and then the probabilities favour the rare labels.
 
 INPUT: .txt (one text a line), .csv, .jsonl or .parquet with a text column (--text-column, default the task's),
 or - for standard input (one text a line; --input-format for another). OUTPUT: .csv or .jsonl: the input's rows
@@ -182,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--task", type=Path, help="task file (default: the one saved beside the model)")
     parser.add_argument("--recipe", type=Path, help="an LLM adapter's prompt settings (default: saved beside it)")
     parser.add_argument(
-        "--uncalibrated", action="store_true", help="no temperature (an ensemble's own; its members keep theirs)"
+        "--uncalibrated", action="store_true",
+        help="no temperature and no label offsets (an ensemble's own; its members keep their temperatures)"
     )
     parser.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists (default: refuse)")
     args = parser.parse_args(argv)

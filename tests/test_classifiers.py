@@ -276,7 +276,7 @@ def test_saved_offsets_are_applied_after_the_temperature_but_not_inside_an_ensem
     assert ensemble.members[0][0].offsets == [0.0, 0.0, 3.0]
     ensemble.members[0][0].loader = lambda: Fixed(A)  # the folder only looks like an encoder: answer for it
     assert ensemble.load(calibrated=False).predict_proba(["x", "y"]) == pytest.approx(scale(A, 2.0))
-    for bad in ([0, "1", 2], "0 0 3", [0, float("nan"), 1]):
+    for bad in ([0, "1", 2], "0 0 3", [0, float("nan"), 1], [0, True, 1], [0, 10**400, 1]):
         (members[0] / "calibration.json").write_text(json.dumps({**calibration, "label_offsets": bad}))
         with pytest.raises(DataError, match="label_offsets must be a list of numbers"):
             read(members[0])

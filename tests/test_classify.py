@@ -363,7 +363,8 @@ def test_calibrate_balance_saves_label_offsets_that_predict_split_applies(models
     encoder = tmp_path / "encoder"  # a copy, without any calibration another test saved
     shutil.copytree(models.encoder, encoder, ignore=shutil.ignore_patterns("calibration.*"))
     train = models.root / "data" / "emotion_train.json"
-    missing = run_script("calibrate.py", "--model", encoder, "--balance", "--train-data", tmp_path / "none.json")
+    missing = run_script("calibrate.py", "--model", encoder, "--data", models.validation, "--balance",
+                         "--train-data", tmp_path / "none.json")  # fmt: skip
     assert missing.returncode == 1 and len(missing.stderr.splitlines()) == 1 and "none.json" in missing.stderr
     assert not (encoder / "calibration.json").exists()
     result = run_script("calibrate.py", "--model", encoder, "--data", models.validation, "--balance",

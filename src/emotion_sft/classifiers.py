@@ -243,7 +243,8 @@ def read_calibration(model_dir: str | os.PathLike[str]) -> dict | None:
         raise DataError(path, f"temperature must be a positive number, got {temperature!r}")
     offsets = data.get(OFFSETS)
     if offsets is not None and not (
-        isinstance(offsets, list) and all(isinstance(o, int | float) and np.isfinite(o) for o in offsets)
+        isinstance(offsets, list)
+        and all(type(o) in (int, float) and -1e6 < o < 1e6 for o in offsets)  # not bool, NaN or inf
     ):
         raise DataError(path, f"{OFFSETS} must be a list of numbers, one per label, got {offsets!r}")
     return data
