@@ -50,6 +50,23 @@ API_PORT = 8000
 API_KEY_FILE = saves/api_key
 SERVE_KEY_GIVEN = $(filter command line,$(origin API_KEY))$(API_KEY)
 CURVE_STEPS ?= 250
+# The CPU recipes' precision: bf16 where the CPU multiplies bf16 matrices natively (AVX-512 or AMX; 1.45x fp32's
+# speed there), fp32 where it does not (AVX2 only: PyTorch's bf16 fallback ran ~100x slower than fp32 on such an
+# AMD EPYC). auto (the default) asks `python -m emotion_sft.precision` once; make PRECISION=bf16 or fp32 chooses.
+# Only the make command line sets it, not the environment.
+ifneq ($(origin PRECISION),command line)
+PRECISION := auto
+endif
+CPU_PRECISION = $(eval CPU_PRECISION := $$(if $$(filter auto,$$(PRECISION)),$$(shell $(BIN)/python -m \
+  emotion_sft.precision 2>/dev/null),$$(PRECISION)))$(CPU_PRECISION)
+PRECISION_ERROR = $(if $(filter auto,$(PRECISION)),$(BIN)/python -m emotion_sft.precision did not print bf16 or \
+  fp32 (run make setup),PRECISION=$(PRECISION): give auto, bf16 or fp32)
+CHECKED_PRECISION = $(if $(filter bf16 fp32,$(CPU_PRECISION)),$(CPU_PRECISION),$(error $(PRECISION_ERROR)))
+# What the precision adds to the llamafactory-cli commands of the CPU recipes (they say bf16: true), and to make head.
+FP32_ARGS = $(if $(filter fp32,$(CHECKED_PRECISION)), bf16=false)
+HEAD_PRECISION = $(if $(filter bf16,$(CHECKED_PRECISION)), --bf16)
+PRECISION_NOTE = $(if $(FP32_ARGS),echo "precision: fp32 (this CPU has no fast bf16 matrix products; make PRECISION=bf16 \
+  forces bf16)",true)
 # llamafactory-cli starts `torchrun` by name for multi-process training: find the venv's.
 export PATH := $(abspath $(BIN)):$(PATH)
 
@@ -90,17 +107,19 @@ $(MODEL_DIR)/config.json: | $(VENV)/.installed
 model: $(MODEL_DIR)/config.json  ## export the embedded SmolLM2-135M-Instruct GGUF to a model folder
 
 train: setup  ## LoRA SFT of the CPU default on 8,000 rows (examples/smollm2_lora_sft.yaml, ~20 min) + its task.yaml
-	$(BIN)/llamafactory-cli train examples/smollm2_lora_sft.yaml$(TRAIN_ARGS)
-	$(BIN)/python scripts/task_info.py $(TASK) --save $(SAVES)/sft --recipe examples/smollm2_lora_sft.yaml$(TRAIN_ARGS)
+	@$(PRECISION_NOTE)
+	$(BIN)/llamafactory-cli train examples/smollm2_lora_sft.yaml$(TRAIN_ARGS)$(FP32_ARGS)
+	$(BIN)/python scripts/task_info.py $(TASK) --save $(SAVES)/sft --recipe examples/smollm2_lora_sft.yaml$(TRAIN_ARGS)$(FP32_ARGS)
 
 train-full: setup  ## the CPU default on all 16,000 rows (examples/smollm2_lora_sft_full.yaml, ~35 min): 0.93
-	$(BIN)/llamafactory-cli train examples/smollm2_lora_sft_full.yaml$(TRAIN_FULL_ARGS)
+	@$(PRECISION_NOTE)
+	$(BIN)/llamafactory-cli train examples/smollm2_lora_sft_full.yaml$(TRAIN_FULL_ARGS)$(FP32_ARGS)
 	$(BIN)/python scripts/task_info.py $(TASK) --save $(TASK_SAVES)/smollm2-135m/lora-full/sft \
-	  --recipe examples/smollm2_lora_sft_full.yaml$(TRAIN_FULL_ARGS)
+	  --recipe examples/smollm2_lora_sft_full.yaml$(TRAIN_FULL_ARGS)$(FP32_ARGS)
 
 predict: setup  ## generate labels for the test split with the adapter in $(SAVES)/sft (~3 min)
 	$(BIN)/llamafactory-cli train examples/smollm2_lora_predict.yaml \
-	  adapter_name_or_path=$(SAVES)/sft output_dir=$(SAVES)/predict$(PREDICT_ARGS)
+	  adapter_name_or_path=$(SAVES)/sft output_dir=$(SAVES)/predict$(PREDICT_ARGS)$(FP32_ARGS)
 
 eval: setup  ## score the predictions beside the published baselines
 	$(BIN)/python scripts/eval_accuracy.py $(SAVES)/predict/generated_predictions.jsonl --output-dir $(SAVES)/eval \
@@ -116,8 +135,9 @@ encoder: data  ## the seed's encoder + LoRA classifier (all-MiniLM-L6-v2) on the
 # The seed's DistilBERT method on the decoder: LlamaForSequenceClassification (a head on the last token) + LoRA.
 # LLaMA-Factory does not train classification heads (its issues #1463, #5753), so transformers' Trainer does.
 head: data model  ## SmolLM2-135M with a classification head + LoRA on all 16,000 rows, 1 epoch, bf16 (~28 min): 0.926
+	@$(PRECISION_NOTE)
 	$(BIN)/python scripts/train_encoder_baseline.py --model $(abspath $(MODEL_DIR)) --output-dir $(HEAD_SAVES) \
-	  --task $(TASK) --epochs 1 --batch-size 16 --learning-rate 5e-4 --lora-alpha 16 --bf16
+	  --task $(TASK) --epochs 1 --batch-size 16 --learning-rate 5e-4 --lora-alpha 16$(HEAD_PRECISION)
 
 calibrate: setup  ## fit the LLM adapter's and the encoder's temperatures on the validation split (~2 min)
 	@ls -d $(SAVES)/sft $(ENCODER_SAVES) >/dev/null 2>&1 || { echo "nothing to calibrate yet: run make train or make encoder"; exit 1; }
@@ -154,8 +174,9 @@ bench: data model  ## benchmark training, scoring and the encoder here (~22 min)
 	$(BIN)/python scripts/bench.py --task $(TASK)$(if $(OTHER_TASK), --output-dir $(TASK_SAVES)/bench)
 
 learning-curve: data model  ## make train saving every CURVE_STEPS=250 steps, then each checkpoint's test accuracy
+	@$(PRECISION_NOTE)
 	$(BIN)/llamafactory-cli train examples/smollm2_lora_sft.yaml save_steps=$(CURVE_STEPS) \
-	  output_dir=$(SAVES)/curve$(if $(OTHER_TASK), dataset=$(TASK_NAME)_train_text)
+	  output_dir=$(SAVES)/curve$(if $(OTHER_TASK), dataset=$(TASK_NAME)_train_text)$(FP32_ARGS)
 	$(BIN)/python scripts/learning_curve.py $(SAVES)/curve --first-token --task $(TASK)$(TEST_DATA)
 
 webui: data model  ## LLaMA Board on HOST:PORT (127.0.0.1:7860), the task's datasets listed, SmolLM2 preset, offline

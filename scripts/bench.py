@@ -7,10 +7,10 @@
 Sections, each measured in this one run on the same model and rows, so their ratios compare:
 1. LoRA SFT through `llamafactory-cli train`: a naive LLaMA-Factory run (fp32, the template's default
    system prompt, the seed's instruction, batch 5 x 4) and then the CPU recipe's levers one by one, ending
-   with the recipe itself.
+   with the recipe itself. On a CPU without fast bf16 (AVX2 only) every run is fp32 and bf16 is no lever.
 2. Test-split classification: `do_predict` with generation against label scoring, with both accuracies,
-   and the compute ceiling: the rate at which this machine's best bf16 matrix product could run the
-   tokens every scorer must process.
+   and the compute ceiling: the rate at which this machine's best matrix product (bf16, or fp32 on a CPU
+   without fast bf16) could run the tokens every scorer must process.
 3. The encoder baseline's training and prediction throughput.
 4. On a CUDA machine only: SmolLM2 LoRA SFT in bf16 with SDPA (and FlashAttention-2 if installed), with
    tokens/s and model FLOPs utilisation.
@@ -39,6 +39,7 @@ from emotion_sft.bench import (
 from emotion_sft.cli import UserError, output_dir, positive_int, run
 from emotion_sft.converter import read_alpaca
 from emotion_sft.fileio import dumps_json, write_text_atomic
+from emotion_sft.precision import cpu_bf16, cpu_dtype
 from emotion_sft.predictions import read_predictions
 from emotion_sft.task import SPLITS, Task
 
@@ -91,8 +92,6 @@ def train_section(configs: list[TrainConfig], args, extra: dict | None = None) -
 
 
 def scoring_section(args, adapter: Path) -> list[dict]:
-    import torch
-
     from emotion_sft.label_scoring import LabelScorer
 
     test = read_alpaca(args.dataset_dir / "data" / args.task.data_file("test"))[: args.test_rows]
@@ -122,7 +121,7 @@ def scoring_section(args, adapter: Path) -> list[dict]:
         }
     ]
     whole = LabelScorer.from_recipe(
-        PREDICT_RECIPE, root=REPO_ROOT, task=args.task, overrides=overrides, dtype=torch.bfloat16
+        PREDICT_RECIPE, root=REPO_ROOT, task=args.task, overrides=overrides, dtype=cpu_dtype()
     )
     first = dataclasses.replace(whole, first_token=True)  # the same loaded model, scored differently
     for scorer, method in [(whole, "label scoring (whole label)"), (first, "label scoring (first token)")]:
@@ -142,15 +141,16 @@ def compute_ceiling(scorer, texts: list[str]) -> dict:
     """The fastest any scorer of this model could run here: FLOPs it cannot avoid at the machine's peak.
 
     Each row must run every token after the shared prefix through the model once (2 FLOPs per weight per
-    token, embeddings excluded); the rate is the best bf16 matrix product of the model's MLP shape.
+    token, embeddings excluded); the rate is the best matrix product of the model's MLP shape in the dtype
+    the scorer runs in here (bf16, or fp32 on a CPU without fast bf16).
     """
-    import torch
-
     tokens = sum(len(scorer.prompt_ids(t)) - len(scorer.prefix) for t in texts) / len(texts)
     params = sum(p.numel() for name, p in scorer.model.named_parameters() if "embed" not in name)
     config = scorer.model.config
-    rate = matmul_flops(32 * round(tokens), config.hidden_size, config.intermediate_size, torch.bfloat16)
-    print(f"[bench] bf16 matmul peak {rate / 1e9:.0f} GFLOP/s; {tokens:.1f} tokens/row after the prefix", flush=True)
+    dtype = cpu_dtype()
+    rate = matmul_flops(32 * round(tokens), config.hidden_size, config.intermediate_size, dtype)
+    name = str(dtype).removeprefix("torch.")
+    print(f"[bench] {name} matmul peak {rate / 1e9:.0f} GFLOP/s; {tokens:.1f} tokens/row after the prefix", flush=True)
     return {
         "method": f"compute ceiling: {tokens:.1f} tokens/row x {params / 1e6:.0f}M weights at {rate / 1e9:.0f} GFLOP/s",
         "rows": len(texts),
@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {"machine": machine(), "quick": args.quick, "model": str(args.model), "task": args.task.name}
     print(f"[bench] {report['machine']}", flush=True)
     if "train" in sections:
-        report["train"] = train_section(cpu_configs(args.task), args)
+        report["train"] = train_section(cpu_configs(args.task, bf16=cpu_bf16()), args)
     if "scoring" in sections:
         adapter = args.adapter
         if not (adapter / "adapter_config.json").is_file():  # checked above: the train section ran
@@ -273,7 +273,8 @@ def render(report: dict) -> str:
     parts = [
         f"Measured {m['date']} on {m['cpu']} ({m['cores']} cores, {m['memory_gb']} GB"
         + (f", {m['gpu']}" if m["gpu"] else ", no GPU")
-        + f"), torch {m['torch']} with {m['threads']} threads"
+        + f"), torch {m['torch']} with {m['threads']} threads, "
+        + ("bf16 on the CPU" if m.get("cpu_bf16", True) else "fp32 on the CPU (no fast bf16: AVX2 only)")
         + (" (quick mode: a few rows, not for quoting)" if report["quick"] else "")
         + "."
     ]

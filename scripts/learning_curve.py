@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for step, spec in specs:
         start = time.perf_counter()
-        pred = [r["predict"] for r in spec.load(torch.bfloat16, args.first_token).classify(texts, progress=False)]
+        pred = [r["predict"] for r in spec.load(first_token=args.first_token).classify(texts, progress=False)]
         metrics = score(gold, pred, spec.task.labels)
         rows.append(
             {

@@ -24,6 +24,7 @@ from emotion_sft.cli import output_file, positive_int, run
 from emotion_sft.converter import read_alpaca
 from emotion_sft.fileio import DataError
 from emotion_sft.label_scoring import ScorerRecipe
+from emotion_sft.precision import cpu_dtype
 from emotion_sft.predictions import write_predictions
 from emotion_sft.task import Task
 
@@ -40,7 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=output_file, required=True, help="predictions file to write (JSON Lines)")
     parser.add_argument("--batch-size", type=positive_int, default=32)
     parser.add_argument("--limit", type=positive_int, help="score only the first N rows")
-    parser.add_argument("--fp32", action="store_true", help="score in float32 (default: bfloat16, as the recipe)")
+    parser.add_argument(
+        "--fp32",
+        action="store_true",
+        help="score in float32 (default: bfloat16 as the recipe, or float32 on a CPU without fast bf16)",
+    )
     parser.add_argument(
         "--first-token", action="store_true", help="score each label by its first token only (one position per row)"
     )
@@ -60,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     records = read_alpaca(data)[: args.limit]
     if not records:
         raise DataError(data, "no rows to score")
-    dtype = torch.float32 if args.fp32 else torch.bfloat16
+    dtype = torch.float32 if args.fp32 else cpu_dtype()
     print(
         f"{spec.describe()}\ndata: {data} ({len(records)} rows)\ndtype: {dtype}, batch size: {args.batch_size}, "
         f"threads: {torch.get_num_threads()}, scoring: {'first token' if args.first_token else 'whole label'}"

@@ -9,6 +9,7 @@ import pytest
 
 from conftest import EMOTION, REPO_ROOT, convert_sample
 from emotion_sft.bench import LlamaFactoryError, cpu_configs, llamafactory, markdown_table
+from emotion_sft.precision import cpu_bf16
 from emotion_sft.task import Task
 
 CPU_CONFIGS = cpu_configs(EMOTION)
@@ -29,6 +30,9 @@ def test_configs_start_naive_and_end_at_the_recipe():
     assert [c.overrides.get("dataset") for c in cpu_configs(tickets)][:4] == ["tickets_train"] * 3 + [
         "tickets_train_text"
     ]
+    # a CPU without fast bf16: the same levers but bf16, which is no lever there (every run is fp32)
+    fp32 = cpu_configs(EMOTION, bf16=False)
+    assert [c.name for c in fp32] == [c.name for c in CPU_CONFIGS if c.name != "+ bf16"]
 
 
 def test_a_failed_llamafactory_run_raises_with_its_log(tmp_path):
@@ -51,7 +55,11 @@ def test_quick_benchmark_runs_every_section(tiny_llama, emotion_dir, tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads((output / "bench.json").read_text())
     train = report["train"]
-    assert [row["config"] for row in train] == [c.name for c in CPU_CONFIGS]
+    assert [row["config"] for row in train] == [c.name for c in cpu_configs(EMOTION, bf16=cpu_bf16())]
+    assert report["machine"]["cpu_bf16"] == cpu_bf16()
+    # the recipe's bf16 where this CPU has fast bf16, else fp32 (LLaMA-Factory logs no compute dtype for fp32)
+    recipe_log = (output / "logs" / "train-cpu-recipe.log").read_text()
+    assert ("compute dtype: torch.bfloat16" if cpu_bf16() else "compute dtype: None") in recipe_log
     assert all(row["samples"] == 20 and row["samples_per_s"] > 0 and row["peak_rss_gb"] > 0.1 for row in train)
     # The template's default system turn is what the recipe drops: naive samples must be longer.
     assert train[0]["tokens_per_sample"] > train[-1]["tokens_per_sample"] + 10

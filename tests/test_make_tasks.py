@@ -60,11 +60,12 @@ def tickets(tmp_path) -> Path:
 
 
 def make_for(task: Path, *args: str, **env: str) -> str:
-    return make_n(*args, f"TASK={task}", f"VENV={sys.prefix}", **env)
+    """make -n with another task, as on a CPU with fast bf16 (the commands' precision: its own tests below)."""
+    return make_n(*args, f"TASK={task}", f"VENV={sys.prefix}", "PRECISION=bf16", **env)
 
 
 def test_emotion_commands_are_todays():
-    output = make_n(*TARGETS, EMOTION_DATA_DIR="/data/emotion")
+    output = make_n(*TARGETS, "PRECISION=bf16", EMOTION_DATA_DIR="/data/emotion")  # as on a CPU with fast bf16
     for program, today in TODAY.items():
         line = " ".join(command(output, program).split())  # continued lines joined with one space
         expected = today + (" --task tasks/emotion.yaml" if program.startswith("scripts/") else "")
@@ -181,8 +182,35 @@ def test_task_info_prints_a_field_and_saves_the_task_beside_a_model(tickets, tmp
 
 @needs_venv
 def test_head_trains_smollm2_as_a_classifier_of_the_tasks_labels(tickets):
-    emotion = " ".join(command(make_n("head"), "train_encoder_baseline.py").split())
+    emotion = " ".join(command(make_n("head", "PRECISION=bf16"), "train_encoder_baseline.py").split())
     assert "SmolLM2-135M-Instruct --output-dir saves/smollm2-135m/head --task tasks/emotion.yaml" in emotion
     assert emotion.endswith("--epochs 1 --batch-size 16 --learning-rate 5e-4 --lora-alpha 16 --bf16")
     own = " ".join(command(make_for(tickets, "head"), "train_encoder_baseline.py").split())
     assert f"--output-dir saves/tickets/smollm2-135m/head --task {tickets}" in own
+
+
+# The llamafactory-cli commands of the CPU recipes (all say bf16: true), found by these strings in make -n's output.
+CPU_RECIPE_COMMANDS = ["llamafactory-cli train examples/smollm2_lora_sft.yaml", "smollm2_lora_sft_full.yaml",
+                       "smollm2_lora_predict.yaml", "save_steps="]  # fmt: skip
+
+
+@needs_venv
+def test_a_cpu_without_fast_bf16_runs_the_recipes_in_fp32():
+    fp32 = make_n("train", "train-full", "predict", "learning-curve", "head", "PRECISION=fp32")
+    for program in CPU_RECIPE_COMMANDS:
+        assert command(fp32, program).split()[-1] == "bf16=false", program
+    assert "--bf16" not in command(fp32, "train_encoder_baseline.py")
+    assert fp32.count("precision: fp32 (this CPU has no fast bf16") == 4  # train, train-full, curve, head
+    bf16 = make_n("train", "train-full", "predict", "learning-curve", "PRECISION=bf16")
+    assert "bf16=false" not in bf16 and "precision: fp32" not in bf16
+    # auto, the default, is what this machine's CPU can do, as emotion_sft.precision prints it
+    here = subprocess.run([sys.executable, "-m", "emotion_sft.precision"], capture_output=True, text=True).stdout
+    assert here.strip() in ("bf16", "fp32")
+    assert ("bf16=false" in command(make_n("train", f"VENV={sys.prefix}"), "smollm2_lora_sft.yaml")) == (
+        here.strip() == "fp32"
+    )
+
+
+def test_an_unknown_precision_is_one_line():
+    result = subprocess.run(["make", "-n", "train", "PRECISION=fp16"], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert result.returncode != 0 and "PRECISION=fp16: give auto, bf16 or fp32." in result.stderr

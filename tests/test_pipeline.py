@@ -15,6 +15,7 @@ import pytest
 from conftest import EMOTION, EXAMPLES, REPO_ROOT, convert_sample, free_port, run_script, serving
 from emotion_sft.bench import CLI, llamafactory, llamafactory_env
 from emotion_sft.parser import UNPARSED
+from emotion_sft.precision import cpu_bf16
 
 pytestmark = pytest.mark.slow
 
@@ -208,7 +209,8 @@ def api_server(run, tiny_llama):
     key_file = run / "api_key"
     port = free_port()
     command = [CLI, "api", "examples/inference/smollm2_lora_sft.yaml", f"model_name_or_path={tiny_llama}"]
-    command += [f"adapter_name_or_path={run / 'sft'}", "infer_dtype=bfloat16"]
+    # the dtype do_predict ran in: the predict recipe's bf16, or fp32 on a CPU without fast bf16
+    command += [f"adapter_name_or_path={run / 'sft'}", f"infer_dtype={'bfloat16' if cpu_bf16() else 'float32'}"]
     env = llamafactory_env(API_HOST="127.0.0.1", API_PORT=str(port), API_KEY=ensure_api_key(key_file))
     url = f"http://127.0.0.1:{port}"
     with serving(command, url + "/docs", run / "api.log", env):  # /v1/models wants the key

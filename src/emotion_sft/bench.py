@@ -20,6 +20,8 @@ from pathlib import Path
 
 import psutil
 
+from .precision import cpu_bf16, cpu_overrides
+from .recipes import read_recipe
 from .task import Task
 
 CLI = Path(sys.executable).parent / "llamafactory-cli"  # the one installed beside this interpreter
@@ -36,9 +38,11 @@ class TrainConfig:
     overrides: dict = field(default_factory=dict)
 
 
-def cpu_configs(task: Task) -> list[TrainConfig]:
+def cpu_configs(task: Task, bf16: bool = True) -> list[TrainConfig]:
     """The naive LLaMA-Factory run first, then the CPU recipe's levers added one at a time, ending at the
-    recipe (no overrides). The bench trains on the task's `_text` dataset unless a config says otherwise."""
+    recipe (no overrides). The bench trains on the task's `_text` dataset unless a config says otherwise.
+    bf16=False (a CPU without fast bf16, `precision.cpu_bf16`): no bf16 lever; every run is fp32, as the
+    recipe runs there (`llamafactory` passes it bf16=false)."""
     naive = {
         "dataset": task.dataset_name("train"),  # the seed's instruction before every text
         "default_system": "null",  # the template's own system turn
@@ -47,7 +51,7 @@ def cpu_configs(task: Task) -> list[TrainConfig]:
         "train_sampling_strategy": "random",
         "disable_gradient_checkpointing": "false",
     }
-    return [
+    configs = [
         TrainConfig("naive", "fp32, template's system prompt, batch 5 x 4", {**naive, "bf16": "false"}),
         TrainConfig("+ bf16", "bf16 weights and autocast", naive),
         TrainConfig("+ no system turn", 'default_system: ""', {**naive, "default_system": "''"}),
@@ -66,6 +70,7 @@ def cpu_configs(task: Task) -> list[TrainConfig]:
         ),
         TrainConfig("CPU recipe", "+ no gradient checkpointing", {}),
     ]
+    return configs if bf16 else [c for c in configs if c.name != "+ bf16"]
 
 
 def machine() -> dict:
@@ -87,6 +92,7 @@ def machine() -> dict:
         "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+        "cpu_bf16": cpu_bf16(),  # whether runs on the CPU use bf16 (else fp32): precision.cpu_bf16
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }
     return info
@@ -156,7 +162,9 @@ def llamafactory(
 
     env: the whole environment (default `llamafactory_env()`; pass `llamafactory_env(FORCE_TORCHRUN="1", ...)`
     to add to it). A run that fails raises LlamaFactoryError with its exit status and the log's last lines.
-    The bench and the tests run LLaMA-Factory through this one function."""
+    A CPU recipe in bf16 runs in fp32 on a CPU without fast bf16 (`precision.cpu_overrides`), as `make` runs it;
+    an explicit bf16 in `overrides` is obeyed. The bench and the tests run LLaMA-Factory through this one function."""
+    overrides = {**overrides, **cpu_overrides(read_recipe(recipe), overrides)}
     output_dir = Path(cwd) / str(overrides["output_dir"])
     command = [str(CLI), "train", str(recipe), *(f"{k}={v}" for k, v in overrides.items())]
     log.parent.mkdir(parents=True, exist_ok=True)

@@ -34,6 +34,7 @@ import yaml
 from emotion_sft.cli import UserError
 from emotion_sft.converter import read_registry
 from emotion_sft.fileio import write_text_atomic
+from emotion_sft.precision import cpu_overrides
 from emotion_sft.recipes import read_recipe
 from emotion_sft.task import SPLITS, Task
 
@@ -101,6 +102,8 @@ def train_presets(recipe: dict[str, Any], task: Task | None = None) -> dict[str,
     datasets of `task` when one is given (`for_task`)."""
     if task is not None:
         recipe = for_task(recipe, task)
+    if cpu_overrides(recipe):  # fp32 on a CPU without fast bf16, as make runs the recipe there
+        recipe = {**recipe, "bf16": False}
     presets: dict[str, Any] = {}
     extra = dict(BOARD_EXTRA_ARGS)
     for key, value in recipe.items():
