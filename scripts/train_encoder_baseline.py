@@ -8,6 +8,10 @@
 
 Any model transformers can load as AutoModelForSequenceClassification: an encoder, or a decoder such as SmolLM2
 (LlamaForSequenceClassification: the head reads the last token; the config must name a pad token).
+`--finetuning full` trains every weight instead of a LoRA adapter and saves the whole model (give it a learning
+rate for full fine-tuning, such as 1e-4: the default 2e-3 is LoRA's):
+
+    python scripts/train_encoder_baseline.py --finetuning full --learning-rate 1e-4 --output-dir saves/minilm-l6/full
 
 Reads data/<task>_{train,validation,test}.json (make data; the task: --task, default tasks/emotion.yaml),
 keeps the epoch with the best validation accuracy, saves the adapter and the task (task.yaml) in OUTPUT_DIR
@@ -25,8 +29,9 @@ from pathlib import Path
 
 from defaults import DATA_DIR, TASK_FILE
 from emotion_sft.cli import UserError, output_dir, positive_int, run
-from emotion_sft.encoder import EncoderClassifier, EncoderConfig, read_split, train
+from emotion_sft.encoder import FINETUNING, EncoderClassifier, EncoderConfig, cuda_available, read_split, train
 from emotion_sft.fileio import DataError
+from emotion_sft.precision import cpu_bf16
 from emotion_sft.predictions import write_predictions
 from emotion_sft.task import SPLITS, Task
 
@@ -62,6 +67,7 @@ def max_steps(value: str) -> int:
 # The type of every EncoderConfig field on the command line: bad values stop argparse, before anything loads.
 TYPES = {
     "model": str,
+    "finetuning": FINETUNING,  # a choice
     "lora_rank": positive_int,
     "lora_alpha": positive_int,
     "lora_dropout": number(float, 0.0, high=1.0),
@@ -89,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         value, flag = getattr(defaults, f.name), f"--{f.name.replace('_', '-')}"
         if TYPES[f.name] is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=value, help=f"(default: {value})")
+        elif isinstance(TYPES[f.name], tuple):
+            parser.add_argument(flag, choices=TYPES[f.name], default=value, help=f"(default: {value})")
         else:
             parser.add_argument(flag, type=TYPES[f.name], default=value, help=f"(default: {value})")
     args = parser.parse_args(argv)
@@ -104,6 +112,12 @@ def main(argv: list[str] | None = None) -> int:
             raise DataError(paths[split], "no rows")
     if not test:
         raise DataError(paths["test"], "no rows")
+    if config.bf16 and not cpu_bf16() and not cuda_available():
+        print(
+            "warning: --bf16 on a CPU without fast bf16 matrix products (AVX2 only) runs far slower than fp32 "
+            "here; leave it out (make head does)",
+            file=sys.stderr,
+        )
     print("encoder baseline:", ", ".join(f"{k}={v}" for k, v in asdict(config).items()))
     print(f"task: {task.summary()}\ndata: {args.data_dir}\noutput: {args.output_dir}")
 

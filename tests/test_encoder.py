@@ -168,3 +168,38 @@ def test_a_decoder_trains_as_a_sequence_classifier_and_padding_does_not_change_i
     together = classifier.predict_proba(texts, batch_size=3)
     alone = np.vstack([classifier.predict_proba([t], batch_size=1) for t in texts])
     assert together == pytest.approx(alone, abs=1e-5)
+
+
+def test_full_fine_tuning_saves_the_whole_model_and_reloads_it_from_that_folder(tickets_adapter, tmp_path):
+    """--finetuning full: every weight trains, the folder holds the whole model (no adapter) and reloads on its
+    own, with the base model gone; its predictions are those of the trained weights, not of the base."""
+    import torch
+
+    from emotion_sft.encoder import EncoderClassifier, EncoderConfig, read_config, train
+
+    data = tickets_adapter.parent / "data"
+    base = shutil.copytree(EncoderConfig().model, tmp_path / "base")
+    config = EncoderConfig(model=str(base), finetuning="full", learning_rate=1e-3, max_steps=3, batch_size=9,
+                           max_length=32)  # fmt: skip
+    train(config, data, tmp_path / "full", TICKETS)
+    saved = tmp_path / "full"
+    assert (saved / "config.json").is_file() and (saved / "model.safetensors").is_file()
+    assert not (saved / "adapter_config.json").exists()
+    assert read_config(saved).finetuning == "full" and Task.load(saved).labels == TICKETS.labels
+
+    texts = ["please refund me", "it will not start", "hello"]
+    trained = EncoderClassifier(saved)
+    probs = trained.predict_proba(texts)
+    assert probs.shape == (3, 3) and probs.sum(axis=1) == pytest.approx(np.ones(3))
+    # every encoder weight moved, not only the head: full fine-tuning, not a frozen encoder
+    from transformers import AutoModel
+
+    before = AutoModel.from_pretrained(base).state_dict()
+    after = trained.model.base_model.state_dict()
+    changed = [name for name, weight in before.items() if name in after and not torch.equal(weight, after[name])]
+    assert any("encoder.layer.0." in name for name in changed) and any("encoder.layer.5." in name for name in changed)
+    shutil.rmtree(base)  # the saved folder needs nothing from the base model
+    assert EncoderClassifier(saved).predict_proba(texts) == pytest.approx(probs, abs=1e-6)
+    (saved / "task.yaml").unlink()  # then another task's labels: one clear error, as for an adapter
+    with pytest.raises(UserError, match="does not have 6 outputs, one per label of task emotion"):
+        EncoderClassifier(saved, default_task=EMOTION)

@@ -28,6 +28,7 @@ from emotion_sft.fileio import DataError
         (["--seed", "-1"], "argument --seed: '-1' is out of range"),
         (["--max-train-samples", "0"], "argument --max-train-samples: '0' is not a positive integer"),
         (["--max-steps", "0"], "argument --max-steps: '0': give -1 (train for --epochs) or a positive step count"),
+        (["--finetuning", "freeze"], "argument --finetuning: invalid choice: 'freeze' (choose from 'lora', 'full')"),
         (["--output-dir", "{file}"], "argument --output-dir: {file}: is a file; give a folder path"),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) else "",
@@ -69,8 +70,10 @@ def test_training_checks_model_and_data_before_loading(tmp_path):
         ('{"model": "x", "max_length": 128, "colour": "red"}', "unknown keys 'colour'"),
         ('{"model": "x", "max_length": "128"}', "max_length must be a positive integer"),
         ('{"model": "", "max_length": 128}', "model must be a non-empty string"),
+        ('{"model": "x", "max_length": 128, "finetuning": "qlora"}', "finetuning must be one of 'lora', 'full'"),
     ],
-    ids=["bad JSON", "not an object", "empty", "no max_length", "unknown key", "max_length a string", "empty model"],
+    ids=["bad JSON", "not an object", "empty", "no max_length", "unknown key", "max_length a string", "empty model",
+         "unknown finetuning"],
 )
 def test_a_broken_encoder_config_is_one_line(tmp_path, config, expected):
     (tmp_path / "encoder_config.json").write_text(config)
@@ -90,6 +93,14 @@ def test_a_folder_without_an_adapter_is_one_line(tmp_path):
     result = run_script("encoder_predict.py", "--adapter", tmp_path, "hello")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.splitlines()[-1].startswith(f"error: {tmp_path}: cannot load it (")
+
+
+def test_a_full_fine_tuning_folder_without_its_model_is_one_line(tmp_path):
+    config = {"model": str(minilm_path()), "max_length": 64, "finetuning": "full"}
+    (tmp_path / "encoder_config.json").write_text(json.dumps(config))
+    result = run_script("encoder_predict.py", "--adapter", tmp_path, "hello")
+    assert result.returncode == 1
+    assert result.stderr == f"error: {tmp_path}: not a fine-tuned model folder (no config.json)\n"
 
 
 def test_no_sentences_is_an_error(tmp_path):

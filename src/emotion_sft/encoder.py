@@ -43,6 +43,7 @@ class EncoderConfig:
     """
 
     model: str = field(default_factory=lambda: str(minilm_path()))
+    finetuning: str = "lora"  # "lora": an adapter (the lora_* fields); "full": every weight (LLaMA-Factory's name)
     lora_rank: int = 8
     lora_alpha: int = 8
     lora_dropout: float = 0.1
@@ -60,6 +61,7 @@ class EncoderConfig:
 
 
 CONFIG_FILE = "encoder_config.json"
+FINETUNING = ("lora", "full")
 # What inference reads from a saved config; every other field only describes the training run.
 _NEEDED = ("model", "max_length")
 
@@ -87,6 +89,8 @@ def read_config(adapter_dir: str | os.PathLike[str]) -> EncoderConfig:
         raise DataError(path, "model must be a non-empty string (a hub id or a folder)")
     if type(saved["max_length"]) is not int or saved["max_length"] < 1:
         raise DataError(path, "max_length must be a positive integer")
+    if saved.get("finetuning", "lora") not in FINETUNING:
+        raise DataError(path, f"finetuning must be one of {', '.join(map(repr, FINETUNING))}")
     return EncoderConfig(**saved)
 
 
@@ -97,7 +101,9 @@ def _head_size(adapter_dir: Path, task: Task) -> Iterator[None]:
     try:
         yield
     except RuntimeError as exc:
-        if "size mismatch" not in str(exc):
+        # PEFT loading an adapter says "size mismatch"; transformers loading a whole fine-tuned model names the
+        # option that would have let it through
+        if "size mismatch" not in str(exc) and "ignore_mismatched_sizes" not in str(exc):
             raise
         raise UserError(
             f"{adapter_dir}: its classification head does not have {len(task.labels)} outputs, one per label of "
@@ -172,10 +178,13 @@ def _classifier(model: str, task: Task, tokenizer):
 
 
 def build_model(config: EncoderConfig, task: Task, tokenizer):
-    """The encoder with a fresh classification head and LoRA on every linear layer (head trained in full)."""
+    """The encoder with a fresh classification head and LoRA on every linear layer (head trained in full);
+    with `finetuning="full"`, the encoder and head with every weight trainable (the lora_* fields unused)."""
     from peft import LoraConfig, TaskType, get_peft_model
 
     model = _classifier(config.model, task, tokenizer)
+    if config.finetuning == "full":
+        return model
     lora = LoraConfig(
         task_type=TaskType.SEQ_CLS,
         r=config.lora_rank,
@@ -226,7 +235,7 @@ def train(
         logging_steps=50,
         report_to="none",
         seed=config.seed,
-        use_cpu=not _cuda(),
+        use_cpu=not cuda_available(),
         bf16=config.bf16,
         dataloader_num_workers=0,
     )
@@ -251,7 +260,8 @@ def train(
     }
 
 
-def _cuda() -> bool:
+def cuda_available() -> bool:
+    """Whether training and prediction run on a CUDA GPU (else on the CPU)."""
     import torch
 
     return torch.cuda.is_available()
@@ -278,15 +288,24 @@ class EncoderClassifier:
 
         adapter_dir = Path(adapter_dir)
         config = read_config(adapter_dir)
-        if not (adapter_dir / "adapter_config.json").is_file():
-            raise UserError(f"{adapter_dir}: not a LoRA adapter folder (no adapter_config.json)")
+        full = config.finetuning == "full"  # the folder holds the whole fine-tuned model, not an adapter
+        if not (adapter_dir / ("config.json" if full else "adapter_config.json")).is_file():
+            raise UserError(
+                f"{adapter_dir}: not a fine-tuned model folder (no config.json)"
+                if full
+                else f"{adapter_dir}: not a LoRA adapter folder (no adapter_config.json)"
+            )
         self.task = task_for_model(adapter_dir, task) or default_task
         if self.task is None:
             raise UserError(f"{adapter_dir}: no {TASK_FILE} saved beside the adapter; give its task file (--task)")
         self.tokenizer = _tokenizer(adapter_dir)
-        base = _classifier(config.model, self.task, self.tokenizer)
-        with loading(adapter_dir), _head_size(adapter_dir, self.task):
-            self.model = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload().eval()
+        if full:
+            with _head_size(adapter_dir, self.task):
+                self.model = _classifier(str(adapter_dir), self.task, self.tokenizer).eval()
+        else:
+            base = _classifier(config.model, self.task, self.tokenizer)
+            with loading(adapter_dir), _head_size(adapter_dir, self.task):
+                self.model = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload().eval()
         self.max_length = config.max_length
         self._torch = torch
 
