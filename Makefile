@@ -57,14 +57,18 @@ CURVE_STEPS ?= 250
 ifneq ($(origin PRECISION),command line)
 PRECISION := auto
 endif
-CPU_PRECISION = $(eval CPU_PRECISION := $$(if $$(filter auto,$$(PRECISION)),$$(shell $(BIN)/python -m \
-  emotion_sft.precision 2>/dev/null),$$(PRECISION)))$(CPU_PRECISION)
+# `make -n` before `make setup` has no venv to ask: it prints the commands as on a CPU with fast bf16.
+ASK_PRECISION = $(if $(wildcard $(BIN)/python),$(shell $(BIN)/python -m emotion_sft.precision $1 2>/dev/null),bf16)
+CPU_PRECISION = $(eval CPU_PRECISION := $$(if $$(filter auto,$$(PRECISION)),$$(call ASK_PRECISION),$$(PRECISION)))$(CPU_PRECISION)
+# make head trains on a CUDA GPU when there is one: bf16 there whatever the CPU.
+TRAINER_PRECISION = $(eval TRAINER_PRECISION := $$(if $$(filter auto,$$(PRECISION)),$$(call \
+  ASK_PRECISION,--trainer),$$(PRECISION)))$(TRAINER_PRECISION)
 PRECISION_ERROR = $(if $(filter auto,$(PRECISION)),$(BIN)/python -m emotion_sft.precision did not print bf16 or \
   fp32 (run make setup),PRECISION=$(PRECISION): give auto, bf16 or fp32)
-CHECKED_PRECISION = $(if $(filter bf16 fp32,$(CPU_PRECISION)),$(CPU_PRECISION),$(error $(PRECISION_ERROR)))
+CHECKED = $(if $(filter bf16 fp32,$1),$1,$(error $(PRECISION_ERROR)))
 # What the precision adds to the llamafactory-cli commands of the CPU recipes (they say bf16: true), and to make head.
-FP32_ARGS = $(if $(filter fp32,$(CHECKED_PRECISION)), bf16=false)
-HEAD_PRECISION = $(if $(filter bf16,$(CHECKED_PRECISION)), --bf16)
+FP32_ARGS = $(if $(filter fp32,$(call CHECKED,$(CPU_PRECISION))), bf16=false)
+HEAD_PRECISION = $(if $(filter bf16,$(call CHECKED,$(TRAINER_PRECISION))), --bf16)
 PRECISION_NOTE = $(if $(FP32_ARGS),echo "precision: fp32 (this CPU has no fast bf16 matrix products; make PRECISION=bf16 \
   forces bf16)",true)
 # llamafactory-cli starts `torchrun` by name for multi-process training: find the venv's.
@@ -118,6 +122,7 @@ train-full: setup  ## the CPU default on all 16,000 rows (examples/smollm2_lora_
 	  --recipe examples/smollm2_lora_sft_full.yaml$(TRAIN_FULL_ARGS)$(FP32_ARGS)
 
 predict: setup  ## generate labels for the test split with the adapter in $(SAVES)/sft (~3 min)
+	@$(PRECISION_NOTE)
 	$(BIN)/llamafactory-cli train examples/smollm2_lora_predict.yaml \
 	  adapter_name_or_path=$(SAVES)/sft output_dir=$(SAVES)/predict$(PREDICT_ARGS)$(FP32_ARGS)
 
@@ -134,8 +139,8 @@ encoder: data  ## the seed's encoder + LoRA classifier (all-MiniLM-L6-v2) on the
 
 # The seed's DistilBERT method on the decoder: LlamaForSequenceClassification (a head on the last token) + LoRA.
 # LLaMA-Factory does not train classification heads (its issues #1463, #5753), so transformers' Trainer does.
-head: data model  ## SmolLM2-135M with a classification head + LoRA on all 16,000 rows, 1 epoch, bf16 (~28 min): 0.926
-	@$(PRECISION_NOTE)
+head: data model  ## SmolLM2-135M with a classification head + LoRA on all 16,000 rows, 1 epoch (~28 min): 0.926
+	@$(if $(HEAD_PRECISION),true,$(PRECISION_NOTE))
 	$(BIN)/python scripts/train_encoder_baseline.py --model $(abspath $(MODEL_DIR)) --output-dir $(HEAD_SAVES) \
 	  --task $(TASK) --epochs 1 --batch-size 16 --learning-rate 5e-4 --lora-alpha 16$(HEAD_PRECISION)
 

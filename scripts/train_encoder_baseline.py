@@ -29,7 +29,15 @@ from pathlib import Path
 
 from defaults import DATA_DIR, TASK_FILE
 from emotion_sft.cli import UserError, output_dir, positive_int, run
-from emotion_sft.encoder import FINETUNING, EncoderClassifier, EncoderConfig, cuda_available, read_split, train
+from emotion_sft.encoder import (
+    FINETUNING,
+    EncoderClassifier,
+    EncoderConfig,
+    check_output_dir,
+    cuda_available,
+    read_split,
+    train,
+)
 from emotion_sft.fileio import DataError
 from emotion_sft.precision import cpu_bf16
 from emotion_sft.predictions import write_predictions
@@ -103,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     config = EncoderConfig(**{f.name: getattr(args, f.name) for f in fields(EncoderConfig)})
     if Path(config.model).is_dir() and not (Path(config.model) / "config.json").is_file():
         raise UserError(f"{config.model}: not a model folder (no config.json)")
+    check_output_dir(args.output_dir, config.finetuning)
     # the task and every split are read (and checked) before the encoder loads
     task = Task.load(args.task)
     paths = {split: args.data_dir / task.data_file(split) for split in SPLITS}

@@ -28,7 +28,7 @@ from emotion_sft.fileio import DataError
         (["--seed", "-1"], "argument --seed: '-1' is out of range"),
         (["--max-train-samples", "0"], "argument --max-train-samples: '0' is not a positive integer"),
         (["--max-steps", "0"], "argument --max-steps: '0': give -1 (train for --epochs) or a positive step count"),
-        (["--finetuning", "freeze"], "argument --finetuning: invalid choice: 'freeze' (choose from 'lora', 'full')"),
+        (["--finetuning", "freeze"], "argument --finetuning: invalid choice: 'freeze'"),
         (["--output-dir", "{file}"], "argument --output-dir: {file}: is a file; give a folder path"),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) else "",
@@ -95,12 +95,42 @@ def test_a_folder_without_an_adapter_is_one_line(tmp_path):
     assert result.stderr.splitlines()[-1].startswith(f"error: {tmp_path}: cannot load it (")
 
 
+@pytest.mark.parametrize(
+    ("earlier", "finetuning", "what"),
+    [
+        (["adapter_config.json"], "full", "a LoRA adapter (adapter_config.json)"),
+        (["config.json", "model.safetensors"], "lora", "a fully fine-tuned model (config.json, model.safetensors)"),
+    ],
+    ids=["full over lora", "lora over full"],
+)
+def test_training_refuses_a_folder_of_the_other_kind_before_loading(tmp_path, earlier, finetuning, what):
+    """A whole model saved over an adapter would reload with the adapter applied on top (transformers reads
+    adapter_config.json); nothing is trained, loaded or written."""
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in earlier:
+        (out / name).write_text("{}")
+    result = run_script("train_encoder_baseline.py", "--data-dir", tmp_path, "--output-dir", out,
+                        "--finetuning", finetuning)  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"error: {out}: holds {what} from an earlier run; give a new folder for --finetuning {finetuning}\n"
+    )
+    assert sorted(p.name for p in out.iterdir()) == sorted(earlier)
+
+
 def test_a_full_fine_tuning_folder_without_its_model_is_one_line(tmp_path):
     config = {"model": str(minilm_path()), "max_length": 64, "finetuning": "full"}
     (tmp_path / "encoder_config.json").write_text(json.dumps(config))
     result = run_script("encoder_predict.py", "--adapter", tmp_path, "hello")
     assert result.returncode == 1
     assert result.stderr == f"error: {tmp_path}: not a fine-tuned model folder (no config.json)\n"
+    for name in ("config.json", "adapter_config.json"):  # a whole model and an adapter: which is it?
+        (tmp_path / name).write_text("{}")
+    result = run_script("encoder_predict.py", "--adapter", tmp_path, "hello")
+    assert result.returncode == 1 and result.stderr == (
+        f"error: {tmp_path}: a fully fine-tuned model with a LoRA adapter beside it; which is it?\n"
+    )
 
 
 def test_no_sentences_is_an_error(tmp_path):

@@ -16,6 +16,8 @@ import pytest
 
 from conftest import EXAMPLES, REPO_ROOT, convert_sample, free_port
 from emotion_sft.bench import CLI, llamafactory, llamafactory_env
+from emotion_sft.precision import cpu_overrides
+from emotion_sft.recipes import read_recipe
 
 pytestmark = pytest.mark.slow
 ROWS, BATCH = 48, 8
@@ -68,6 +70,7 @@ def test_ddp_on_two_cpu_processes_splits_the_data_and_saves_one_adapter(tiny_lla
 def test_killed_run_resumes_from_its_checkpoint(tiny_llama, sample):
     output, steps, every = sample / "resume", 40, 5
     overrides = tiny_overrides(tiny_llama, sample, output, max_steps=steps, save_steps=every, num_train_epochs=100)
+    overrides |= cpu_overrides(read_recipe(RECIPE), overrides)  # the precision the resumed run gets too
     command = [str(CLI), "train", str(RECIPE), *(f"{k}={v}" for k, v in overrides.items())]
     process = subprocess.Popen(
         command,

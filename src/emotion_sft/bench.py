@@ -164,7 +164,7 @@ def llamafactory(
     to add to it). A run that fails raises LlamaFactoryError with its exit status and the log's last lines.
     A CPU recipe in bf16 runs in fp32 on a CPU without fast bf16 (`precision.cpu_overrides`), as `make` runs it;
     an explicit bf16 in `overrides` is obeyed. The bench and the tests run LLaMA-Factory through this one function."""
-    overrides = {**overrides, **cpu_overrides(read_recipe(recipe), overrides)}
+    overrides = {**overrides, **cpu_overrides(read_recipe(Path(cwd) / recipe), overrides)}
     output_dir = Path(cwd) / str(overrides["output_dir"])
     command = [str(CLI), "train", str(recipe), *(f"{k}={v}" for k, v in overrides.items())]
     log.parent.mkdir(parents=True, exist_ok=True)

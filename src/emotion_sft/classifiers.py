@@ -277,8 +277,11 @@ def weights_fingerprint(model_dir: str | os.PathLike[str]) -> str:
         if (model_dir / ENSEMBLE_FILE).is_file()
         else sorted(p for p in model_dir.iterdir() if p.suffix in (".safetensors", ".bin") and p.is_file())
     )
-    for file in files:
-        digest.update(file.name.encode() + b"\0" + file.read_bytes())
+    for file in files:  # read in chunks: a fully fine-tuned model's weights may be gigabytes
+        digest.update(file.name.encode() + b"\0")
+        with open(file, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 24), b""):
+                digest.update(chunk)
     return digest.hexdigest()
 
 
@@ -492,7 +495,8 @@ def read_model(
         scored = task_for_model(path, task) or default_task
         if scored is None:
             raise UserError(f"{path}: no task saved beside it; give the task file (--task)")
-        details = f"encoder: {config.model}, max length {config.max_length}\ntask: {scored.summary()}"
+        base = f"{config.model} fully fine-tuned" if config.finetuning == "full" else f"{config.model} + LoRA"
+        details = f"encoder: {base}, max length {config.max_length}\ntask: {scored.summary()}"
         return ModelSpec(path, kind, scored, details, lambda: EncoderClassifier(path, scored), calibration)
     saved = path / RECIPE_FILE
     used = Path(recipe) if recipe else saved if saved.is_file() else Path(default_recipe)

@@ -164,6 +164,7 @@ def _tokenizer(path: str | os.PathLike[str]):
 def _classifier(model: str, task: Task, tokenizer):
     """The encoder with a classification head of one output per label of `task`, named in its order (new,
     unless loading a saved one). The tokenizer's pad token tells a decoder's head which token is the last."""
+    import torch
     from transformers import AutoModelForSequenceClassification
 
     id2label = dict(enumerate(task.labels))
@@ -174,6 +175,7 @@ def _classifier(model: str, task: Task, tokenizer):
             id2label=id2label,
             label2id={v: k for k, v in id2label.items()},
             pad_token_id=tokenizer.pad_token_id,
+            dtype=torch.float32,  # whatever the config says (bf16 for some hub models): --bf16 is autocast
         )
 
 
@@ -195,6 +197,24 @@ def build_model(config: EncoderConfig, task: Task, tokenizer):
     return get_peft_model(model, lora)  # SEQ_CLS keeps the classifier head fully trainable
 
 
+# What each kind of training saves in its folder, besides the tokenizer, task and config.
+SAVED = {"lora": ("adapter_config.json",), "full": ("config.json", "model.safetensors")}
+
+
+def check_output_dir(output_dir: str | os.PathLike[str], finetuning: str) -> None:
+    """Refuse (UserError) a folder holding the other kind of model: a whole model saved over a LoRA adapter
+    would be loaded with that adapter applied on top (transformers reads adapter_config.json), and an adapter
+    saved over a whole model beside its weights."""
+    other = next(kind for kind in FINETUNING if kind != finetuning)
+    found = [name for name in SAVED[other] if (Path(output_dir) / name).exists()]
+    if found:
+        what = "a LoRA adapter" if other == "lora" else "a fully fine-tuned model"
+        raise UserError(
+            f"{output_dir}: holds {what} ({', '.join(found)}) from an earlier run; give a new folder for "
+            f"--finetuning {finetuning}"
+        )
+
+
 def train(
     config: EncoderConfig, data_dir: str | os.PathLike[str], output_dir: str | os.PathLike[str], task: Task
 ) -> dict:
@@ -207,6 +227,7 @@ def train(
 
     set_seed(config.seed)
     data_dir, output_dir = Path(data_dir), Path(output_dir)
+    check_output_dir(output_dir, config.finetuning)
     splits = {}
     for split, limit in [("train", config.max_train_samples), ("validation", config.max_eval_samples)]:
         path = data_dir / task.data_file(split)
@@ -231,6 +252,7 @@ def train(
         load_best_model_at_end=True,
         metric_for_best_model="accuracy",
         save_total_limit=1,
+        save_only_model=True,  # no optimizer state: a full fine-tune's would be 3x its weights, and nothing resumes
         train_sampling_strategy="group_by_length",
         logging_steps=50,
         report_to="none",
@@ -295,6 +317,8 @@ class EncoderClassifier:
                 if full
                 else f"{adapter_dir}: not a LoRA adapter folder (no adapter_config.json)"
             )
+        if full and (adapter_dir / "adapter_config.json").exists():  # transformers would apply it on top
+            raise UserError(f"{adapter_dir}: a fully fine-tuned model with a LoRA adapter beside it; which is it?")
         self.task = task_for_model(adapter_dir, task) or default_task
         if self.task is None:
             raise UserError(f"{adapter_dir}: no {TASK_FILE} saved beside the adapter; give its task file (--task)")

@@ -39,7 +39,7 @@ def cpu_dtype():
 
 
 def _true(value: object) -> bool:
-    return str(value).strip().lower() in ("true", "1", "yes", "y")
+    return str(value).strip().lower() in ("true", "t", "1", "yes", "y", "on")  # transformers' strtobool
 
 
 def cpu_overrides(recipe: Mapping, overrides: Mapping[str, object] = ()) -> dict[str, str]:
@@ -53,5 +53,18 @@ def cpu_overrides(recipe: Mapping, overrides: Mapping[str, object] = ()) -> dict
     return {} if cpu_bf16() else {"bf16": "false"}
 
 
+def trainer_precision() -> str:
+    """ "bf16" where transformers' Trainer would train in bf16 at speed: a CUDA GPU with bf16 (it trains there
+    when there is one), else this CPU's `cpu_precision`."""
+    import torch
+
+    if torch.cuda.is_available():
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return cpu_precision()
+
+
 if __name__ == "__main__":
-    print(cpu_precision())
+    import sys
+
+    # --trainer: for make head (the Trainer's device); else the CPU recipes' precision
+    print(trainer_precision() if sys.argv[1:] == ["--trainer"] else cpu_precision())
