@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -221,6 +222,19 @@ def test_a_temperature_changes_the_confidence_not_the_label():
     assert isinstance(spec.load(), TemperatureScaled) and spec.load().temperature == 2.0
     assert isinstance(spec.load(calibrated=False), Fixed)
     assert "temperature 2.000" in spec.describe()
+
+
+def test_float32_softmax_rows_calibrate_and_ensemble_without_a_warning():
+    """A model's float32 softmax sums to one within ~1e-7 only, which scikit-learn's log_loss warns about."""
+    probs, gold = synthetic(n=2000)
+    probs32 = softmax(np.log(probs + 1e-12).astype(np.float32) * np.float32(1.7), axis=1).astype(np.float32)
+    assert np.abs(probs32.astype(np.float64).sum(axis=1) - 1).max() > 1e-8  # the case, not a clean one
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        figures, after = calibrate(probs32, gold)
+        table = choose_weight(probs32, probs, gold)
+    assert figures["log_loss_after"] <= figures["log_loss_before"]
+    assert np.allclose(after.sum(axis=1), 1) and len(table) == 21
 
 
 def test_the_weight_is_chosen_by_log_loss():

@@ -165,6 +165,13 @@ class Ensemble:
         return predict(self, texts, progress)
 
 
+def as_probabilities(probs: np.ndarray) -> np.ndarray:
+    """float64 rows that sum to one: a float32 softmax is off by ~1e-7, enough for scikit-learn's log_loss to
+    warn that "the y_prob values do not sum to one"."""
+    probs = np.asarray(probs, dtype=np.float64)
+    return probs / probs.sum(axis=1, keepdims=True)
+
+
 def combine(probs: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
     """The weighted average of several models' probabilities of the same rows."""
     weights = np.asarray(weights, dtype=np.float64)
@@ -184,7 +191,7 @@ def choose_weight(probs_a: np.ndarray, probs_b: np.ndarray, gold: Sequence[int],
     gold = np.asarray(gold)
     rows = []
     for w in np.linspace(0.0, 1.0, steps + 1):
-        probs = combine([probs_a, probs_b], [w, 1.0 - w])
+        probs = as_probabilities(combine([probs_a, probs_b], [w, 1.0 - w]))
         rows.append(
             {
                 "weight": round(float(w), 6),
@@ -202,7 +209,7 @@ def calibrate(probs: np.ndarray, gold: Sequence[int]) -> tuple[dict, np.ndarray]
 
     from .metrics import expected_calibration_error
 
-    probs, gold = np.asarray(probs, dtype=np.float64), np.asarray(gold)
+    probs, gold = as_probabilities(probs), np.asarray(gold)
     temperature = fit_temperature(probs, gold)
     after = scale(probs, temperature)
     correct = probs.argmax(axis=1) == gold
