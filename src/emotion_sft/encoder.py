@@ -201,12 +201,17 @@ def build_model(config: EncoderConfig, task: Task, tokenizer):
 SAVED = {"lora": ("adapter_config.json",), "full": ("config.json", "model.safetensors")}
 
 
+def saved_files(folder: str | os.PathLike[str], finetuning: str) -> list[str]:
+    """The files of `SAVED[finetuning]` that `folder` holds."""
+    return [name for name in SAVED[finetuning] if (Path(folder) / name).exists()]
+
+
 def check_output_dir(output_dir: str | os.PathLike[str], finetuning: str) -> None:
     """Refuse (UserError) a folder holding the other kind of model: a whole model saved over a LoRA adapter
     would be loaded with that adapter applied on top (transformers reads adapter_config.json), and an adapter
     saved over a whole model beside its weights."""
     other = next(kind for kind in FINETUNING if kind != finetuning)
-    found = [name for name in SAVED[other] if (Path(output_dir) / name).exists()]
+    found = saved_files(output_dir, other)
     if found:
         what = "a LoRA adapter" if other == "lora" else "a fully fine-tuned model"
         raise UserError(
@@ -317,7 +322,7 @@ class EncoderClassifier:
                 if full
                 else f"{adapter_dir}: not a LoRA adapter folder (no adapter_config.json)"
             )
-        if full and (adapter_dir / "adapter_config.json").exists():  # transformers would apply it on top
+        if full and saved_files(adapter_dir, "lora"):  # transformers would apply the adapter on top
             raise UserError(f"{adapter_dir}: a fully fine-tuned model with a LoRA adapter beside it; which is it?")
         self.task = task_for_model(adapter_dir, task) or default_task
         if self.task is None:
