@@ -71,6 +71,9 @@ FP32_ARGS = $(if $(filter fp32,$(call CHECKED,$(CPU_PRECISION))), bf16=false)
 HEAD_PRECISION = $(if $(filter bf16,$(call CHECKED,$(TRAINER_PRECISION))), --bf16)
 PRECISION_NOTE = $(if $(FP32_ARGS),echo "precision: fp32 (this CPU has no fast bf16 matrix products; make PRECISION=bf16 \
   forces bf16)",true)
+# make head's: its device (a CUDA GPU when there is one, e.g. a T4 has no bf16, else this CPU) decides.
+HEAD_NOTE = $(if $(HEAD_PRECISION),true,echo "precision: fp32 (where make head trains, a CUDA GPU or else this CPU, \
+  has no fast bf16; make PRECISION=bf16 forces bf16)")
 # llamafactory-cli starts `torchrun` by name for multi-process training: find the venv's.
 export PATH := $(abspath $(BIN)):$(PATH)
 
@@ -140,7 +143,7 @@ encoder: data  ## the seed's encoder + LoRA classifier (all-MiniLM-L6-v2) on the
 # The seed's DistilBERT method on the decoder: LlamaForSequenceClassification (a head on the last token) + LoRA.
 # LLaMA-Factory does not train classification heads (its issues #1463, #5753), so transformers' Trainer does.
 head: data model  ## SmolLM2-135M with a classification head + LoRA on all 16,000 rows, 1 epoch (~28 min): 0.926
-	@$(if $(HEAD_PRECISION),true,$(PRECISION_NOTE))
+	@$(HEAD_NOTE)
 	$(BIN)/python scripts/train_encoder_baseline.py --model $(abspath $(MODEL_DIR)) --output-dir $(HEAD_SAVES) \
 	  --task $(TASK) --epochs 1 --batch-size 16 --learning-rate 5e-4 --lora-alpha 16$(HEAD_PRECISION)
 

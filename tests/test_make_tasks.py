@@ -200,7 +200,9 @@ def test_a_cpu_without_fast_bf16_runs_the_recipes_in_fp32():
     for program in CPU_RECIPE_COMMANDS:
         assert command(fp32, program).split()[-1] == "bf16=false", program
     assert "--bf16" not in command(fp32, "train_encoder_baseline.py")
-    assert fp32.count("precision: fp32 (this CPU has no fast bf16") == 5  # train, train-full, predict, curve, head
+    assert fp32.count("precision: fp32 (this CPU has no fast bf16") == 4  # train, train-full, predict, curve
+    assert fp32.count("precision: fp32 (where make head trains") == 1  # its device may be a GPU without bf16
+    assert "precision: fp32" not in make_n("head", "PRECISION=bf16")
     bf16 = make_n("train", "train-full", "predict", "learning-curve", "PRECISION=bf16")
     assert "bf16=false" not in bf16 and "precision: fp32" not in bf16
     # auto, the default, is what this machine's CPU can do, as emotion_sft.precision prints it
