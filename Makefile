@@ -69,11 +69,11 @@ CHECKED = $(if $(filter bf16 fp32,$1),$1,$(error $(PRECISION_ERROR)))
 # What the precision adds to the llamafactory-cli commands of the CPU recipes (they say bf16: true), and to make head.
 FP32_ARGS = $(if $(filter fp32,$(call CHECKED,$(CPU_PRECISION))), bf16=false)
 HEAD_PRECISION = $(if $(filter bf16,$(call CHECKED,$(TRAINER_PRECISION))), --bf16)
-PRECISION_NOTE = $(if $(FP32_ARGS),echo "precision: fp32 (this CPU has no fast bf16 matrix products; make PRECISION=bf16 \
-  forces bf16)",true)
+FP32_NOTE = echo "precision: fp32 ($1; make PRECISION=bf16 forces bf16)"
+PRECISION_NOTE = $(if $(FP32_ARGS),$(call FP32_NOTE,this CPU has no fast bf16 matrix products),true)
 # make head's: its device (a CUDA GPU when there is one, e.g. a T4 has no bf16, else this CPU) decides.
-HEAD_NOTE = $(if $(HEAD_PRECISION),true,echo "precision: fp32 (where make head trains, a CUDA GPU or else this CPU, \
-  has no fast bf16; make PRECISION=bf16 forces bf16)")
+HEAD_NOTE = $(if $(HEAD_PRECISION),true,$(call FP32_NOTE,where make head trains (a CUDA GPU or else this CPU) there is \
+  no fast bf16))
 # llamafactory-cli starts `torchrun` by name for multi-process training: find the venv's.
 export PATH := $(abspath $(BIN)):$(PATH)
 
