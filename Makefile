@@ -35,8 +35,9 @@ ENSEMBLE_SAVES ?= $(SAVES)/ensemble
 # The recipes name the emotion datasets; for another task these llamafactory-cli overrides name its own (the same
 # splits and kind: the CPU recipes train on the text alone) and its output folders. Nothing for the emotion task.
 TRAIN_ARGS = $(if $(OTHER_TASK), dataset=$(TASK_NAME)_train_text output_dir=$(SAVES)/sft)
-TRAIN_FULL_ARGS = $(if $(OTHER_TASK), dataset=$(TASK_NAME)_train_text eval_dataset=$(TASK_NAME)_validation_text \
-  output_dir=$(TASK_SAVES)/smollm2-135m/lora-full/sft)
+FULL_SAVES = $(TASK_SAVES)/smollm2-135m/lora-full
+FULL_DATA_ARGS = $(if $(OTHER_TASK), dataset=$(TASK_NAME)_train_text eval_dataset=$(TASK_NAME)_validation_text)
+TRAIN_FULL_ARGS = $(if $(OTHER_TASK),$(FULL_DATA_ARGS) output_dir=$(FULL_SAVES)/sft)
 PREDICT_ARGS = $(if $(OTHER_TASK), eval_dataset=$(TASK_NAME)_test_text)
 # The scripts take the task file; the label scorers also the task's converted test split.
 TEST_DATA = $(if $(OTHER_TASK), --data data/$(TASK_NAME)_test.json)
@@ -77,7 +78,7 @@ HEAD_NOTE = $(if $(HEAD_PRECISION),true,$(call FP32_NOTE,where make head trains 
 # llamafactory-cli starts `torchrun` by name for multi-process training: find the venv's.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help setup setup-gpu data model train train-full predict eval label-scores encoder head calibrate ensemble compare results demo gpu-smoke webui serve bench learning-curve test test-fast lint clean
+.PHONY: help setup setup-gpu data model train train-full predict eval label-scores encoder head calibrate ensemble compare results demo gpu-smoke webui serve bench learning-curve learning-curve-full test test-fast lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -121,7 +122,7 @@ train: setup  ## LoRA SFT of the CPU default on 8,000 rows (examples/smollm2_lor
 train-full: setup  ## the CPU default on all 16,000 rows (examples/smollm2_lora_sft_full.yaml, ~35 min): 0.93
 	@$(PRECISION_NOTE)
 	$(BIN)/llamafactory-cli train examples/smollm2_lora_sft_full.yaml$(TRAIN_FULL_ARGS)$(FP32_ARGS)
-	$(BIN)/python scripts/task_info.py $(TASK) --save $(TASK_SAVES)/smollm2-135m/lora-full/sft \
+	$(BIN)/python scripts/task_info.py $(TASK) --save $(FULL_SAVES)/sft \
 	  --recipe examples/smollm2_lora_sft_full.yaml$(TRAIN_FULL_ARGS)$(FP32_ARGS)
 
 predict: setup  ## generate labels for the test split with the adapter in $(SAVES)/sft (~3 min)
@@ -186,6 +187,12 @@ learning-curve: data model  ## make train saving every CURVE_STEPS=250 steps, th
 	$(BIN)/llamafactory-cli train examples/smollm2_lora_sft.yaml save_steps=$(CURVE_STEPS) \
 	  output_dir=$(SAVES)/curve$(if $(OTHER_TASK), dataset=$(TASK_NAME)_train_text)$(FP32_ARGS)
 	$(BIN)/python scripts/learning_curve.py $(SAVES)/curve --first-token --task $(TASK)$(TEST_DATA)
+
+learning-curve-full: data model  ## make train-full saving every CURVE_STEPS=250 steps, then each checkpoint's test accuracy
+	@$(PRECISION_NOTE)
+	$(BIN)/llamafactory-cli train examples/smollm2_lora_sft_full.yaml save_steps=$(CURVE_STEPS) \
+	  output_dir=$(FULL_SAVES)/curve$(FULL_DATA_ARGS)$(FP32_ARGS)
+	$(BIN)/python scripts/learning_curve.py $(FULL_SAVES)/curve --first-token --task $(TASK)$(TEST_DATA)
 
 webui: data model  ## LLaMA Board on HOST:PORT (127.0.0.1:7860), the task's datasets listed, SmolLM2 preset, offline
 	$(BIN)/python scripts/webui.py --host $(HOST) --port $(PORT) --task $(TASK)

@@ -189,6 +189,30 @@ def test_head_trains_smollm2_as_a_classifier_of_the_tasks_labels(tickets):
     assert f"--output-dir saves/tickets/smollm2-135m/head --task {tickets}" in own
 
 
+@needs_venv
+def test_the_full_recipes_curve_is_train_full_saving_checkpoints(tickets):
+    output = make_n("learning-curve-full", "PRECISION=bf16")
+    train = " ".join(command(output, "save_steps=").split())
+    assert train.endswith(
+        ".venv/bin/llamafactory-cli train examples/smollm2_lora_sft_full.yaml save_steps=250 "
+        "output_dir=saves/smollm2-135m/lora-full/curve"
+    )  # the recipe's own datasets, and not make learning-curve's folder
+    curve = " ".join(command(output, "scripts/learning_curve.py").split())
+    assert curve == (
+        ".venv/bin/python scripts/learning_curve.py saves/smollm2-135m/lora-full/curve --first-token "
+        "--task tasks/emotion.yaml"
+    )
+    other = make_for(tickets, "learning-curve-full", "SOURCE=/data/tickets", EMOTION_DATA_DIR="/data/emotion")
+    assert "emotion" not in other
+    assert " ".join(command(other, "save_steps=").split()).endswith(
+        "save_steps=250 output_dir=saves/tickets/smollm2-135m/lora-full/curve dataset=tickets_train_text "
+        "eval_dataset=tickets_validation_text"
+    )
+    assert command(other, "scripts/learning_curve.py").endswith(
+        f"saves/tickets/smollm2-135m/lora-full/curve --first-token --task {tickets} --data data/tickets_test.json"
+    )
+
+
 # The llamafactory-cli commands of the CPU recipes (all say bf16: true), found by these strings in make -n's output.
 CPU_RECIPE_COMMANDS = ["llamafactory-cli train examples/smollm2_lora_sft.yaml", "smollm2_lora_sft_full.yaml",
                        "smollm2_lora_predict.yaml", "save_steps="]  # fmt: skip
@@ -201,6 +225,10 @@ def test_a_cpu_without_fast_bf16_runs_the_recipes_in_fp32():
         assert command(fp32, program).split()[-1] == "bf16=false", program
     assert "--bf16" not in command(fp32, "train_encoder_baseline.py")
     assert fp32.count("precision: fp32 (this CPU has no fast bf16") == 4  # train, train-full, predict, curve
+    full_curve = make_n("learning-curve-full", "PRECISION=fp32")
+    assert command(full_curve, "save_steps=").split()[-1] == "bf16=false"
+    assert "precision: fp32 (this CPU has no fast bf16" in full_curve
+    assert "bf16=false" not in make_n("learning-curve-full", "PRECISION=bf16")
     assert fp32.count("precision: fp32 (where make head trains") == 1  # its device may be a GPU without bf16
     assert "precision: fp32" not in make_n("head", "PRECISION=bf16")
     bf16 = make_n("train", "train-full", "predict", "learning-curve", "PRECISION=bf16")
