@@ -225,14 +225,14 @@ def test_a_cpu_without_fast_bf16_runs_the_recipes_in_fp32():
         assert command(fp32, program).split()[-1] == "bf16=false", program
     assert "--bf16" not in command(fp32, "train_encoder_baseline.py")
     assert fp32.count("precision: fp32 (this CPU has no fast bf16") == 4  # train, train-full, predict, curve
-    full_curve = make_n("learning-curve-full", "PRECISION=fp32")
-    assert command(full_curve, "save_steps=").split()[-1] == "bf16=false"
-    assert "precision: fp32 (this CPU has no fast bf16" in full_curve
-    assert "bf16=false" not in make_n("learning-curve-full", "PRECISION=bf16")
     assert fp32.count("precision: fp32 (where make head trains") == 1  # its device may be a GPU without bf16
     assert "precision: fp32" not in make_n("head", "PRECISION=bf16")
     bf16 = make_n("train", "train-full", "predict", "learning-curve", "PRECISION=bf16")
     assert "bf16=false" not in bf16 and "precision: fp32" not in bf16
+    full_curve = make_n("learning-curve-full", "PRECISION=fp32")
+    assert command(full_curve, "save_steps=").split()[-1] == "bf16=false"
+    assert "precision: fp32 (this CPU has no fast bf16" in full_curve
+    assert "bf16=false" not in make_n("learning-curve-full", "PRECISION=bf16")
     # auto, the default, is what this machine's CPU can do, as emotion_sft.precision prints it
     here = subprocess.run([sys.executable, "-m", "emotion_sft.precision"], capture_output=True, text=True).stdout
     assert here.strip() in ("bf16", "fp32")
