@@ -8,6 +8,7 @@ import re
 import pytest
 
 from conftest import EMOTION, REPO_ROOT
+from emotion_sft.converter import read_txt
 from emotion_sft.metrics import score
 from emotion_sft.predictions import read_predictions
 
@@ -20,7 +21,9 @@ ROW = re.compile(
 )
 
 
+@pytest.fixture(scope="module")
 def readme_rows() -> dict[str, re.Match]:
+    """The README's results rows by file name, each file named by one row."""
     rows = {}
     for line in (REPO_ROOT / "README.md").read_text().splitlines():
         if match := ROW.match(line):
@@ -29,30 +32,29 @@ def readme_rows() -> dict[str, re.Match]:
     return rows
 
 
-def test_every_file_is_documented_in_both_readmes():
+def test_every_file_is_documented_in_both_readmes(readme_rows):
     assert FILES, "no prediction files in results/"
     documented = set(re.findall(r"^\| `([^`]+\.jsonl)` \|", (RESULTS / "README.md").read_text(), re.MULTILINE))
     names = {path.name for path in FILES}
     assert names - documented == set(), "files without a results/README.md row"
     assert documented - names == set(), "results/README.md rows without a file"
-    assert set(readme_rows()) == names
+    assert set(readme_rows) == names
 
 
 @pytest.fixture(scope="module")
 def test_split(emotion_dir):
-    lines = (emotion_dir / "test.txt").read_text().splitlines()
-    return [line.rsplit(";", 1) for line in lines]
+    return read_txt(emotion_dir / "test.txt", EMOTION)
 
 
 @pytest.mark.parametrize("path", FILES, ids=[path.stem for path in FILES])
-def test_readme_numbers_are_the_files_scores(path, test_split):
+def test_readme_numbers_are_the_files_scores(path, test_split, readme_rows):
     frame = read_predictions(path, EMOTION)
-    assert frame["gold"].tolist() == [label for _, label in test_split], "not the test split's labels, in order"
+    assert frame["gold"].tolist() == [example.label for example in test_split], "not the test split's labels, in order"
     texts = frame["text"].tolist()
     if all(text and "<|im_start|>" not in text for text in texts):  # label scorers keep the text as given
-        assert texts == [text for text, _ in test_split]
+        assert texts == [example.text for example in test_split]
     metrics = score(frame["gold"].tolist(), frame["pred"].tolist(), EMOTION.labels)  # eval_accuracy.py's seed 0
-    row = readme_rows()[path.name]
+    row = readme_rows[path.name]
     assert row["accuracy"] == f"{metrics['accuracy']:.4f}"
     assert (row["low"], row["high"]) == tuple(f"{bound:.4f}" for bound in metrics["accuracy_ci95"])
     assert row["f1"] == f"{metrics['macro_f1']:.4f}"
